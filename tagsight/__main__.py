@@ -1,0 +1,3 @@
+from tagsight.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""HTTP: the Azure-compatible routers, auth, error mapping."""

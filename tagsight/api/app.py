@@ -1,0 +1,89 @@
+"""The FastAPI application: routers under every Azure API version, errors, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tagsight import __version__
+from tagsight.api import image_links
+from tagsight.api.azure import training_images, training_projects
+from tagsight.api.deps import Services
+from tagsight.api.errors import install_error_handlers
+from tagsight.api.paths import NormalisePathMiddleware
+from tagsight.config import Settings
+from tagsight.services.image_files import ImageFiles
+from tagsight.services.images import ImageService
+from tagsight.services.labels import LabelService
+from tagsight.services.links import LinkSigner
+from tagsight.services.projects import ProjectService
+from tagsight.services.tags import TagService
+from tagsight.services.uploads import UploadService
+from tagsight.services.url_fetch import UrlFetcher
+from tagsight.store.blobs import LocalBlobStore
+from tagsight.store.db import create_db_engine, create_session_factory, migrate
+from tagsight.store.keys import Keys, load_or_create_keys
+
+log = logging.getLogger(__name__)
+
+TRAINING_VERSIONS = ("v3.0", "v3.1", "v3.2", "v3.3", "v3.4-preview")
+PREDICTION_VERSIONS = ("v3.0", "v3.1")
+
+
+def effective_keys(settings: Settings) -> Keys:
+    """Keys from the data folder, with any key given in the settings taking precedence."""
+    stored, _ = load_or_create_keys(settings.data_dir)
+    return Keys(
+        training_key=settings.training_key or stored.training_key,
+        prediction_key=settings.prediction_key or stored.prediction_key,
+        signing_secret=stored.signing_secret,
+    )
+
+
+def build_services(settings: Settings) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url
+    migrate(url)
+    db = create_session_factory(create_db_engine(url))
+    keys = effective_keys(settings)
+    limits = settings.limits
+    files = ImageFiles(LocalBlobStore(settings.blob_dir), db)
+    files.sweep()
+    return Services(
+        settings=settings,
+        keys=keys,
+        signer=LinkSigner(keys.signing_secret, settings.signed_url_ttl_s),
+        fetcher=UrlFetcher(
+            max_bytes=limits.image_bytes,
+            timeout_s=settings.url_fetch_timeout_s,
+            allow_private=settings.allow_private_urls,
+        ),
+        files=files,
+        projects=ProjectService(db, limits),
+        tags=TagService(db, limits),
+        images=ImageService(db, files),
+        uploads=UploadService(db, files, limits),
+        labels=LabelService(db, limits),
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = build_services(settings)
+        yield
+
+    app = FastAPI(title="Tagsight", version=__version__, lifespan=lifespan)
+    install_error_handlers(app)
+    for version in TRAINING_VERSIONS:
+        prefix = f"/customvision/{version}/training"
+        # One OpenAPI entry per operation: the newest version documents them all.
+        documented = version == TRAINING_VERSIONS[-1]
+        app.include_router(training_projects.router, prefix=prefix, include_in_schema=documented)
+        app.include_router(training_images.router, prefix=prefix, include_in_schema=documented)
+    app.include_router(image_links.router)
+    app.add_middleware(NormalisePathMiddleware)
+    return app

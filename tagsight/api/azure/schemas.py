@@ -1,0 +1,219 @@
+"""Request and response bodies, camelCase on the wire as Azure sends them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+# --- domains -----------------------------------------------------------------------------------
+
+
+class ModelInformation(Wire):
+    estimated_model_size_in_megabytes: int | None = None
+    description: str
+
+
+class DomainOut(Wire):
+    id: str
+    name: str
+    type: str
+    exportable: bool
+    enabled: bool
+    exportable_platforms: list[str]
+    model_information: ModelInformation
+
+
+# --- projects ----------------------------------------------------------------------------------
+
+
+class ImageProcessingSettings(Wire):
+    augmentation_methods: dict[str, bool] | None = None
+
+
+class ProjectSettings(Wire):
+    domain_id: str | None = None
+    classification_type: str | None = None
+    target_export_platforms: list[str] | None = None
+    use_negative_set: bool | None = None
+    detection_parameters: str | None = None
+    image_processing_settings: ImageProcessingSettings | None = None
+    export_model_container_uri: str | None = None
+    notification_queue_uri: str | None = None
+
+
+class ProjectOut(Wire):
+    id: str
+    name: str
+    description: str
+    settings: ProjectSettings
+    created: datetime
+    last_modified: datetime
+    thumbnail_uri: str | None = None
+    dr_mode_enabled: bool = False
+    status: str = "Succeeded"
+
+
+class ProjectUpdate(Wire):
+    name: str | None = None
+    description: str | None = None
+    settings: ProjectSettings | None = None
+
+
+class CreateProjectOptions(Wire):
+    export_model_container_uri: str | None = None
+    notification_queue_uri: str | None = None
+
+
+# --- tags --------------------------------------------------------------------------------------
+
+
+class TagOut(Wire):
+    id: str
+    name: str
+    description: str
+    type: str
+    image_count: int
+
+
+class TagUpdate(Wire):
+    name: str | None = None
+    description: str | None = None
+    type: str | None = None
+
+
+# --- images ------------------------------------------------------------------------------------
+
+
+class ImageTagOut(Wire):
+    tag_id: str
+    tag_name: str
+    created: datetime
+
+
+class ImageRegionOut(Wire):
+    region_id: str
+    tag_name: str
+    created: datetime
+    tag_id: str
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+class ImageOut(Wire):
+    id: str
+    created: datetime
+    width: int
+    height: int
+    resized_image_uri: str
+    thumbnail_uri: str
+    original_image_uri: str
+    tags: list[ImageTagOut] | None = None
+    regions: list[ImageRegionOut] | None = None
+    metadata: dict[str, str] | None = None
+
+
+class ImageCreateResult(Wire):
+    source_url: str | None = None
+    status: str
+    image: ImageOut | None = None
+
+
+class ImageCreateSummary(Wire):
+    is_batch_successful: bool
+    images: list[ImageCreateResult]
+
+
+class RegionIn(Wire):
+    tag_id: str
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+class ImageFileCreateEntry(Wire):
+    name: str | None = None
+    contents: str | None = None  # base64; decoded by the handler so a bad entry gets its own status
+    tag_ids: list[str] | None = None
+    regions: list[RegionIn] | None = None
+
+
+class ImageFileCreateBatch(Wire):
+    images: list[ImageFileCreateEntry] = Field(default_factory=list)
+    tag_ids: list[str] | None = None
+    metadata: dict[str, str] | None = None
+
+
+class ImageUrlCreateEntry(Wire):
+    url: str
+    tag_ids: list[str] | None = None
+    regions: list[RegionIn] | None = None
+
+
+class ImageUrlCreateBatch(Wire):
+    images: list[ImageUrlCreateEntry] = Field(default_factory=list)
+    tag_ids: list[str] | None = None
+    metadata: dict[str, str] | None = None
+
+
+class ImageTagCreateEntry(Wire):
+    image_id: str
+    tag_id: str
+
+
+class ImageTagCreateBatch(Wire):
+    tags: list[ImageTagCreateEntry] = Field(default_factory=list)
+
+
+class ImageTagCreateSummary(Wire):
+    created: list[ImageTagCreateEntry]
+    duplicated: list[ImageTagCreateEntry]
+    exceeded: list[ImageTagCreateEntry]
+
+
+class ImageRegionCreateEntry(RegionIn):
+    image_id: str
+
+
+class ImageRegionCreateBatch(Wire):
+    regions: list[ImageRegionCreateEntry] = Field(default_factory=list)
+
+
+class ImageRegionCreateResult(ImageRegionCreateEntry):
+    region_id: str
+    tag_name: str
+    created: datetime
+
+
+class ImageRegionCreateSummary(Wire):
+    created: list[ImageRegionCreateResult]
+    duplicated: list[ImageRegionCreateEntry]
+    exceeded: list[ImageRegionCreateEntry]
+
+
+class ImageMetadataUpdateEntry(Wire):
+    image_id: str
+    status: str
+    metadata: dict[str, str]
+
+
+class ImageMetadataUpdateSummary(Wire):
+    is_batch_successful: bool
+    images: list[ImageMetadataUpdateEntry]
+
+
+def dump(model: BaseModel | list[Any]) -> Any:
+    """JSON-ready data with Azure's camelCase keys."""
+    if isinstance(model, list):
+        return [dump(m) for m in model]
+    return model.model_dump(mode="json", by_alias=True)

@@ -1,0 +1,1 @@
+"""Persistence: tables, query functions, migrations and the image blob store."""

@@ -1,0 +1,1 @@
+"""Query functions: the only place SQL is built. All arguments are keyword-only."""
