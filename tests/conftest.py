@@ -14,23 +14,10 @@ import uvicorn
 from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
 from msrest.authentication import ApiKeyCredentials
+from shared_data import SHARED_DATA
 
 from tagsight.api.app import create_app
 from tagsight.config import Limits, Settings
-
-
-def _find_shared_data() -> Path | None:
-    if "TAGSIGHT_SHARED_DATA" in os.environ:
-        return Path(os.environ["TAGSIGHT_SHARED_DATA"])
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "data"
-        if (candidate / "hymenoptera").is_dir():
-            return candidate
-    fallback = Path("/work/shared/data")
-    return fallback if fallback.is_dir() else None
-
-
-SHARED_DATA = _find_shared_data()
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageFile, ImageOps
+from shared_data import SHARED_DATA
 
 from tagsight.vision.imageio import (
     DEFAULT_LIMITS,
@@ -24,7 +25,7 @@ from tagsight.vision.imageio import (
     prepare_image,
 )
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA = SHARED_DATA or Path("/nonexistent")
 ANTS = DATA / "hymenoptera" / "train" / "ants"
 TRAIN = DATA / "hymenoptera" / "train"
 needs_data = pytest.mark.skipif(not ANTS.is_dir(), reason="shared data folder not present")
