@@ -21,7 +21,16 @@ class ServerProcess:
         self.data_dir = data_dir
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tagsight", "serve", "--port", str(self.port), "--data-dir", str(data_dir)],
+            [
+                sys.executable,
+                "-m",
+                "tagsight",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(data_dir),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=sys.stderr,
             env={**os.environ, "TAGSIGHT_LOG_LEVEL": "warning", **env},

@@ -16,7 +16,10 @@ from pathlib import Path
 
 from _server import ServerProcess, shared_data
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
-from azure.cognitiveservices.vision.customvision.training.models import ImageFileCreateBatch, ImageFileCreateEntry
+from azure.cognitiveservices.vision.customvision.training.models import (
+    ImageFileCreateBatch,
+    ImageFileCreateEntry,
+)
 from msrest.authentication import ApiKeyCredentials
 
 from tagsight.vision.imageio import prepare_image
@@ -51,7 +54,9 @@ def main() -> None:
                 server.url, ApiKeyCredentials(in_headers={"Training-key": server.training_key})
             )
             project = trainer.create_project("upload-bench")
-            tags = {name: trainer.create_tag(project.id, name).id for name in sorted({c for c, _, _ in payloads})}
+            tags = {
+                name: trainer.create_tag(project.id, name).id for name in sorted({c for c, _, _ in payloads})
+            }
             before = folder_size(data_dir)
             statuses: dict[str, int] = {}
             start = time.perf_counter()

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     # Lifetime of the signed links in ``originalImageUri`` / ``thumbnailUri``.
     signed_url_ttl_s: int = 24 * 3600
     log_level: str = "info"
+    # Azure's training minimums, lower them for quick experiments.
+    min_images_per_tag: int = Field(default=5, ge=1)
+    min_images_per_tag_detection: int = Field(default=15, ge=1)
+    # Run the training worker inside the server process (the embedded default).
+    embedded_worker: bool = True
     limits: Limits = Field(default_factory=Limits)
 
     @property

@@ -10,22 +10,27 @@ from fastapi import FastAPI
 
 from tagsight import __version__
 from tagsight.api import image_links
-from tagsight.api.azure import training_images, training_projects
+from tagsight.api.azure import prediction, training_images, training_iterations, training_projects
 from tagsight.api.deps import Services
 from tagsight.api.errors import install_error_handlers
 from tagsight.api.paths import NormalisePathMiddleware
 from tagsight.config import Settings
 from tagsight.services.image_files import ImageFiles
 from tagsight.services.images import ImageService
+from tagsight.services.iterations import IterationService
 from tagsight.services.labels import LabelService
 from tagsight.services.links import LinkSigner
+from tagsight.services.prediction import ModelCache, PredictionService, StoredPredictionService
 from tagsight.services.projects import ProjectService
 from tagsight.services.tags import TagService
+from tagsight.services.training import TrainingRules, TrainingService
 from tagsight.services.uploads import UploadService
 from tagsight.services.url_fetch import UrlFetcher
 from tagsight.store.blobs import LocalBlobStore
 from tagsight.store.db import create_db_engine, create_session_factory, migrate
 from tagsight.store.keys import Keys, load_or_create_keys
+from tagsight.training.runner import TrainingRunner
+from tagsight.training.worker import TrainingWorker
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +55,13 @@ def build_services(settings: Settings) -> Services:
     db = create_session_factory(create_db_engine(url))
     keys = effective_keys(settings)
     limits = settings.limits
-    files = ImageFiles(LocalBlobStore(settings.blob_dir), db)
+    blobs = LocalBlobStore(settings.blob_dir)
+    files = ImageFiles(blobs, db)
     files.sweep()
+    rules = TrainingRules(
+        min_images_per_tag=settings.min_images_per_tag,
+        min_images_per_tag_detection=settings.min_images_per_tag_detection,
+    )
     return Services(
         settings=settings,
         keys=keys,
@@ -62,19 +72,30 @@ def build_services(settings: Settings) -> Services:
             allow_private=settings.allow_private_urls,
         ),
         files=files,
-        projects=ProjectService(db, limits),
+        projects=ProjectService(db, limits, files),
         tags=TagService(db, limits),
         images=ImageService(db, files),
         uploads=UploadService(db, files, limits),
         labels=LabelService(db, limits),
+        training=TrainingService(db, limits, rules),
+        iterations=IterationService(db, blobs),
+        predictions=PredictionService(db, files, ModelCache(blobs), limits),
+        stored_predictions=StoredPredictionService(db, files),
+        worker=TrainingWorker(db, TrainingRunner(db, blobs)),
     )
 
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = build_services(settings)
-        yield
+        services = build_services(settings)
+        app.state.services = services
+        if settings.embedded_worker:
+            services.worker.start()
+        try:
+            yield
+        finally:
+            services.worker.stop()
 
     app = FastAPI(title="Tagsight", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
@@ -84,6 +105,13 @@ def create_app(settings: Settings) -> FastAPI:
         documented = version == TRAINING_VERSIONS[-1]
         app.include_router(training_projects.router, prefix=prefix, include_in_schema=documented)
         app.include_router(training_images.router, prefix=prefix, include_in_schema=documented)
+        app.include_router(training_iterations.router, prefix=prefix, include_in_schema=documented)
+    for version in PREDICTION_VERSIONS:
+        app.include_router(
+            prediction.router,
+            prefix=f"/customvision/{version}/prediction",
+            include_in_schema=version == PREDICTION_VERSIONS[-1],
+        )
     app.include_router(image_links.router)
     app.add_middleware(NormalisePathMiddleware)
     return app

@@ -13,13 +13,17 @@ from tagsight.config import Settings
 from tagsight.errors import BadRequest, ErrorCode, Unauthorized
 from tagsight.services.image_files import ImageFiles
 from tagsight.services.images import ImageService
+from tagsight.services.iterations import IterationService
 from tagsight.services.labels import LabelService
 from tagsight.services.links import LinkSigner
+from tagsight.services.prediction import PredictionService, StoredPredictionService
 from tagsight.services.projects import ProjectService
 from tagsight.services.tags import TagService
+from tagsight.services.training import TrainingService
 from tagsight.services.uploads import UploadService
 from tagsight.services.url_fetch import UrlFetcher
 from tagsight.store.keys import Keys
+from tagsight.training.worker import TrainingWorker
 
 
 @dataclass
@@ -36,6 +40,11 @@ class Services:
     images: ImageService
     uploads: UploadService
     labels: LabelService
+    training: TrainingService
+    iterations: IterationService
+    predictions: PredictionService
+    stored_predictions: StoredPredictionService
+    worker: TrainingWorker
 
 
 def get_services(request: Request) -> Services:

@@ -8,9 +8,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tagsight.errors import BadRequest, ErrorCode, NotFound
 from tagsight.services.image_files import ImageFiles
+from tagsight.services.iterations import require_iteration
 from tagsight.services.projects import require_project
 from tagsight.store.db import transaction
 from tagsight.store.repos import images as image_repo
+from tagsight.store.repos import iterations as iteration_repo
 from tagsight.store.repos import tags as tag_repo
 from tagsight.store.repos.images import ImageFilter
 from tagsight.store.tables import Image
@@ -67,8 +69,11 @@ class ImageService:
         """The images with these ids, in the order asked; ids not in the project are left out."""
         with self.db() as session:
             require_project(session, project_id)
-            self._require_iteration(iteration_id)
             found = image_repo.by_ids(session, project_id=project_id, image_ids=image_ids)
+            if iteration_id is not None:
+                require_iteration(session, project_id, iteration_id)
+                trained = iteration_repo.image_ids(session, iteration_id=iteration_id)
+                found = {k: v for k, v in found.items() if k in trained}
             return [found[i] for i in dict.fromkeys(image_ids) if i in found]
 
     def delete(self, project_id: str, *, image_ids: Sequence[str] | None, all_images: bool) -> int:
@@ -94,7 +99,8 @@ class ImageService:
         if tagging not in TAGGING:
             raise BadRequest(ErrorCode.BadRequest, f"taggingStatus must be one of {', '.join(TAGGING)}.")
         require_project(session, project_id)
-        self._require_iteration(iteration_id)
+        if iteration_id is not None:
+            require_iteration(session, project_id, iteration_id)
         if tag_ids:
             found = tag_repo.by_ids(session, project_id=project_id, tag_ids=tag_ids)
             missing = sorted(set(tag_ids) - found.keys())
@@ -102,14 +108,4 @@ class ImageService:
                 raise NotFound(
                     ErrorCode.NotFoundTag, f"Tag(s) {', '.join(missing)} not found in this project."
                 )
-        return ImageFilter(project_id, tagging, tuple(tag_ids), tuple(metadata))
-
-    def check_iteration(self, project_id: str, iteration_id: str) -> None:
-        with self.db() as session:
-            require_project(session, project_id)
-        self._require_iteration(iteration_id)
-
-    def _require_iteration(self, iteration_id: str | None) -> None:
-        # Iterations arrive with training; until then no iteration id can exist.
-        if iteration_id is not None:
-            raise NotFound(ErrorCode.NotFoundIteration, f"Iteration {iteration_id} not found.")
+        return ImageFilter(project_id, tagging, tuple(tag_ids), tuple(metadata), iteration_id)

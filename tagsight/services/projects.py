@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from tagsight.config import Limits
 from tagsight.errors import BadRequest, ErrorCode, NotFound
 from tagsight.services import domains
+from tagsight.services.image_files import ImageFiles
 from tagsight.store.db import transaction
 from tagsight.store.repos import images as image_repo
+from tagsight.store.repos import iterations as iteration_repo
 from tagsight.store.repos import projects as project_repo
 from tagsight.store.tables import Project, utcnow
 
@@ -49,9 +51,10 @@ def is_detection(project: Project) -> bool:
 
 
 class ProjectService:
-    def __init__(self, db: sessionmaker[Session], limits: Limits) -> None:
+    def __init__(self, db: sessionmaker[Session], limits: Limits, files: ImageFiles) -> None:
         self.db = db
         self.limits = limits
+        self.files = files
 
     def list(self) -> list[Project]:
         with self.db() as session:
@@ -80,13 +83,22 @@ class ProjectService:
             project.last_modified = utcnow()
             return project
 
-    def delete(self, project_id: str) -> set[str]:
-        """Delete the project and everything in it; returns the content hashes it held."""
+    def delete(self, project_id: str) -> None:
+        """Delete the project with its images, iterations, models and stored predictions."""
         with transaction(self.db) as session:
             project = require_project(session, project_id)
+            if iteration_repo.any_published(session, project_id=project_id):
+                raise BadRequest(
+                    ErrorCode.BadRequestIterationIsPublished,
+                    "The project has a published iteration; unpublish it before deleting the project.",
+                )
             hashes = image_repo.hashes_for(session, project_id=project_id, image_ids=None)
+            models = [i.model_key for i in iteration_repo.list_for_project(session, project_id=project_id)]
             session.delete(project)
-            return hashes
+        self.files.discard_unreferenced(hashes)
+        for key in models:
+            if key:
+                self.files.blobs.delete(key)
 
     def _apply(self, session: Session, project: Project, f: ProjectFields, *, creating: bool) -> None:
         if f.name is not None or creating:

@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tagsight.config import Limits
 from tagsight.errors import BadRequest, ErrorCode, NotFound
+from tagsight.services.iterations import require_iteration
 from tagsight.services.projects import require_project
 from tagsight.store.db import transaction
+from tagsight.store.repos import iterations as iteration_repo
 from tagsight.store.repos import tags as tag_repo
-from tagsight.store.tables import ImageTag, Tag
+from tagsight.store.tables import ImageTag, IterationTag, Tag
 
 TAG_TYPES = ("Regular", "Negative", "GeneralProduct")
 
@@ -36,18 +38,32 @@ class TagService:
         self.db = db
         self.limits = limits
 
-    def list(self, project_id: str) -> list[TagView]:
+    def list(self, project_id: str, iteration_id: str | None = None) -> list[TagView]:
+        """The project's tags now, or as they were when ``iteration_id`` was trained."""
         with self.db() as session:
             require_project(session, project_id)
+            if iteration_id is not None:
+                require_iteration(session, project_id, iteration_id)
+                return [self._as_trained(t) for t in iteration_repo.tags(session, iteration_id=iteration_id)]
             counts = tag_repo.image_counts(session, project_id=project_id)
             tags = tag_repo.list_for_project(session, project_id=project_id)
             return [TagView(t, counts.get(t.id, 0)) for t in tags]
 
-    def get(self, project_id: str, tag_id: str) -> TagView:
+    def get(self, project_id: str, tag_id: str, iteration_id: str | None = None) -> TagView:
+        if iteration_id is not None:
+            for view in self.list(project_id, iteration_id):
+                if view.tag.id == tag_id:
+                    return view
+            raise NotFound(ErrorCode.NotFoundTag, f"Tag {tag_id} was not part of iteration {iteration_id}.")
         with self.db() as session:
             require_project(session, project_id)
             tag = require_tag(session, project_id, tag_id)
             return TagView(tag, tag_repo.image_counts(session, project_id=project_id).get(tag.id, 0))
+
+    @staticmethod
+    def _as_trained(row: IterationTag) -> TagView:
+        tag = Tag(id=row.tag_id, name=row.name, description=row.description, type=row.type)
+        return TagView(tag, row.image_count)
 
     def create(self, project_id: str, *, name: str, description: str | None, type: str | None) -> TagView:
         with transaction(self.db) as session:

@@ -33,7 +33,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        list[dict[str, Any]]: JSON,
+    }
 
 
 class Project(Base):
@@ -121,3 +126,94 @@ class Region(Base):
     created: Mapped[datetime] = mapped_column(default=utcnow)
 
     tag: Mapped[Tag] = relationship(lazy="joined")
+
+
+class Iteration(Base):
+    """A trained (or training) model of a project, with the snapshot it was trained on."""
+
+    __tablename__ = "iterations"
+    __table_args__ = (Index("ix_iterations_status_created", "status", "created"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16))  # Training | Completed | Failed
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    last_modified: Mapped[datetime] = mapped_column(default=utcnow)
+    trained_at: Mapped[datetime | None] = mapped_column(default=None)
+    domain_id: Mapped[str] = mapped_column(String(36))
+    classification_type: Mapped[str | None] = mapped_column(String(16))
+    training_type: Mapped[str] = mapped_column(String(16), default="Regular")
+    reserved_budget_in_hours: Mapped[int] = mapped_column(Integer, default=0)
+    training_time_in_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    publish_name: Mapped[str | None] = mapped_column(String(256), index=True)
+    original_publish_resource_id: Mapped[str | None] = mapped_column(Text)
+    training_error_details: Mapped[str | None] = mapped_column(Text)
+    # Live training state, shown as trainingProgress / trainingMessage on the wire.
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    progress_message: Mapped[str] = mapped_column(Text, default="")
+    selected_tags: Mapped[list[str] | None] = mapped_column(default=None)
+    # Identifies the labelled data trained on, to refuse retraining when nothing changed.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    backbone: Mapped[str] = mapped_column(String(64))
+    model_key: Mapped[str | None] = mapped_column(String(256))
+    # The worker that claimed the job; a restart finds orphans by this.
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # How performance was measured (method, folds) and the model's label order.
+    evaluation: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+
+
+class IterationTag(Base):
+    """A tag as it was when the iteration was trained."""
+
+    __tablename__ = "iteration_tags"
+
+    iteration_id: Mapped[str] = mapped_column(
+        ForeignKey("iterations.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str] = mapped_column(Text, default="")
+    type: Mapped[str] = mapped_column(String(16))
+    image_count: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)  # output index in the model
+
+
+class IterationImage(Base):
+    """An image as it was labelled when the iteration was trained, and how the model scored it."""
+
+    __tablename__ = "iteration_images"
+
+    iteration_id: Mapped[str] = mapped_column(
+        ForeignKey("iterations.id", ondelete="CASCADE"), primary_key=True
+    )
+    image_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    image_created: Mapped[datetime] = mapped_column()
+    tag_ids: Mapped[list[str]] = mapped_column(default=list)
+    regions: Mapped[list[dict[str, Any]] | None] = mapped_column(default=None)  # detection boxes
+    # Out-of-fold predictions: [{"tagId", "probability", "boundingBox"?}], None until evaluated.
+    predictions: Mapped[list[dict[str, Any]] | None] = mapped_column(default=None)
+    fold: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class StoredPrediction(Base):
+    """A prediction kept for the project (Prediction API, or quick test with store=true)."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (Index("ix_predictions_project_created", "project_id", "created"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    iteration_id: Mapped[str] = mapped_column(String(36), index=True)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    application: Mapped[str | None] = mapped_column(String(64))
+    results: Mapped[list[dict[str, Any]]] = mapped_column(
+        default=list
+    )  # [{"tagId","tagName","probability",...}]

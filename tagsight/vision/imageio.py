@@ -203,18 +203,25 @@ def image_size(data: bytes) -> tuple[int, int]:
         return _oriented(im.size, _exif_orientation(im))
 
 
-def decode_rgb(data: bytes, *, max_pixels: int = DEFAULT_LIMITS.max_pixels) -> Image.Image:
+def decode_rgb(
+    data: bytes, *, max_pixels: int = DEFAULT_LIMITS.max_pixels, at_least: int | None = None
+) -> Image.Image:
     """Fully decode an image for training or prediction.
 
     Returns the first frame, upright per EXIF orientation, as an 8-bit RGB image (transparency
     composited on white, 16-bit gray rescaled, CMYK/palette/grayscale converted). Raises
     ImageRejected: ErrorImageFormat for unsupported, truncated or corrupt data, and
-    ErrorImageDimensions when the header declares more than max_pixels pixels.
+    ErrorImageDimensions when the header declares more than max_pixels pixels. With
+    ``at_least``, a JPEG may come back smaller than full size, but never below that on either side.
     """
     with _pil_boundary():
         im = _open(data)
         _check_pixels(im.size, max_pixels)
         orientation = _exif_orientation(im)
+        if at_least is not None:
+            # A model that squashes to at_least x at_least never needs more: let libjpeg decode
+            # at 1/2, 1/4 or 1/8 scale, keeping both sides at least that long.
+            im.draft("RGB", (at_least, at_least))
         return _upright(_to_rgb(im), orientation)
 
 

@@ -217,3 +217,131 @@ def dump(model: BaseModel | list[Any]) -> Any:
     if isinstance(model, list):
         return [dump(m) for m in model]
     return model.model_dump(mode="json", by_alias=True)
+
+
+# --- iterations and performance ----------------------------------------------------------------
+
+
+class CustomBaseModelInfo(Wire):
+    project_id: str
+    iteration_id: str
+
+
+class TrainingParameters(Wire):
+    selected_tags: list[str] | None = None
+    custom_base_model_info: CustomBaseModelInfo | None = None
+
+
+class IterationOut(Wire):
+    id: str
+    name: str
+    status: str
+    created: datetime
+    last_modified: datetime
+    trained_at: datetime | None = None
+    project_id: str
+    exportable: bool
+    exportable_to: list[str] | None = None
+    domain_id: str | None = None
+    classification_type: str | None = None
+    training_type: str
+    reserved_budget_in_hours: int
+    training_time_in_minutes: int
+    publish_name: str | None = None
+    original_publish_resource_id: str | None = None
+    training_error_details: str | None = None
+    # Tagsight additions: live progress while status is Training.
+    training_progress: float
+    training_message: str
+
+
+class IterationUpdate(Wire):
+    name: str | None = None
+
+
+class TagPerformance(Wire):
+    id: str
+    name: str
+    precision: float
+    precision_std_deviation: float
+    recall: float
+    recall_std_deviation: float
+    average_precision: float
+
+
+class IterationPerformance(Wire):
+    per_tag_performance: list[TagPerformance]
+    precision: float
+    precision_std_deviation: float
+    recall: float
+    recall_std_deviation: float
+    average_precision: float
+
+
+class BoundingBox(Wire):
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+class PredictionOut(Wire):
+    probability: float
+    tag_id: str
+    tag_name: str
+    bounding_box: BoundingBox | None = None
+    tag_type: str | None = None
+
+
+class ImagePerformance(Wire):
+    predictions: list[PredictionOut]
+    id: str
+    created: datetime
+    width: int
+    height: int
+    image_uri: str
+    thumbnail_uri: str
+    tags: list[ImageTagOut]
+    regions: list[ImageRegionOut] | None = None
+
+
+class ImageUrl(Wire):
+    url: str
+
+
+class ImagePrediction(Wire):
+    id: str
+    project: str
+    iteration: str
+    created: datetime
+    predictions: list[PredictionOut]
+
+
+class StoredImagePrediction(ImagePrediction):
+    resized_image_uri: str
+    thumbnail_uri: str
+    original_image_uri: str
+    domain: str
+
+
+class PredictionQueryTag(Wire):
+    id: str | None = None
+    min_threshold: float | None = None
+    max_threshold: float | None = None
+
+
+class PredictionQueryToken(Wire):
+    session: str | None = None
+    continuation: str | None = None
+    max_count: int | None = None
+    order_by: str | None = None
+    tags: list[PredictionQueryTag] | None = None
+    iteration_id: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    application: str | None = None
+
+
+class PredictionQueryResult(Wire):
+    token: PredictionQueryToken
+    results: list[StoredImagePrediction]

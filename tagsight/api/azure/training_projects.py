@@ -75,16 +75,14 @@ def update_project(svc: ServicesDep, project_id: ProjectId, body: s.ProjectUpdat
 
 @router.delete("/projects/{projectId}", status_code=204)
 def delete_project(svc: ServicesDep, project_id: ProjectId) -> Response:
-    hashes = svc.projects.delete(project_id)
-    svc.files.discard_unreferenced(hashes)
+    svc.projects.delete(project_id)
     return Response(status_code=204)
 
 
 @router.get("/projects/{projectId}/tags")
 def get_tags(svc: ServicesDep, project_id: ProjectId, iterationId: str | None = None) -> Any:  # noqa: N803
-    if iterationId is not None:
-        svc.images.check_iteration(project_id, parse_id(iterationId, "iteration id"))
-    return s.dump([tag_out(t) for t in svc.tags.list(project_id)])
+    iteration_id = parse_id(iterationId, "iteration id") if iterationId else None
+    return s.dump([tag_out(t) for t in svc.tags.list(project_id, iteration_id)])
 
 
 @router.post("/projects/{projectId}/tags")
@@ -100,9 +98,8 @@ def create_tag(
 
 @router.get("/projects/{projectId}/tags/{tagId}")
 def get_tag(svc: ServicesDep, project_id: ProjectId, tagId: str, iterationId: str | None = None) -> Any:  # noqa: N803
-    if iterationId is not None:
-        svc.images.check_iteration(project_id, parse_id(iterationId, "iteration id"))
-    return s.dump(tag_out(svc.tags.get(project_id, parse_id(tagId, "tag id"))))
+    iteration_id = parse_id(iterationId, "iteration id") if iterationId else None
+    return s.dump(tag_out(svc.tags.get(project_id, parse_id(tagId, "tag id"), iteration_id)))
 
 
 @router.patch("/projects/{projectId}/tags/{tagId}")

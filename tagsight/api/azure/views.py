@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tagsight.api.azure import schemas as s
-from tagsight.services.domains import Domain
+from tagsight.services.domains import Domain, find_domain
+from tagsight.services.iterations import ImagePerformanceView, Performance
 from tagsight.services.links import LinkSigner, image_path
+from tagsight.services.prediction import PredictionResult
 from tagsight.services.tags import TagView
-from tagsight.store.tables import Image, Project
+from tagsight.store.tables import Image, Iteration, Project, StoredPrediction
+from tagsight.vision.metrics import Figures
 
 
 def domain_out(d: Domain) -> s.DomainOut:
@@ -89,4 +94,121 @@ def image_out(image: Image, links: ImageLinks) -> s.ImageOut:
             for r in image.regions
         ],
         metadata=dict(image.metadata_) or None,
+    )
+
+
+def iteration_out(it: Iteration) -> s.IterationOut:
+    domain = find_domain(it.domain_id)
+    exportable = bool(domain and domain.exportable and it.status == "Completed")
+    return s.IterationOut(
+        id=it.id,
+        name=it.name,
+        status=it.status,
+        created=it.created,
+        last_modified=it.last_modified,
+        trained_at=it.trained_at,
+        project_id=it.project_id,
+        exportable=exportable,
+        exportable_to=list(domain.exportable_platforms) if exportable and domain else [],
+        domain_id=it.domain_id,
+        classification_type=it.classification_type,
+        training_type=it.training_type,
+        reserved_budget_in_hours=it.reserved_budget_in_hours,
+        training_time_in_minutes=it.training_time_in_minutes,
+        publish_name=it.publish_name,
+        original_publish_resource_id=it.original_publish_resource_id,
+        training_error_details=it.training_error_details,
+        training_progress=round(it.progress, 4),
+        training_message=it.progress_message,
+    )
+
+
+def _figures(f: Figures) -> dict[str, float]:
+    return {
+        "precision": f.precision,
+        "precision_std_deviation": f.precision_std,
+        "recall": f.recall,
+        "recall_std_deviation": f.recall_std,
+        "average_precision": f.average_precision,
+    }
+
+
+def performance_out(perf: Performance) -> s.IterationPerformance:
+    return s.IterationPerformance(
+        per_tag_performance=[
+            s.TagPerformance(id=t.tag_id, name=t.name, **_figures(f)) for t, f in perf.per_tag
+        ],
+        **_figures(perf.overall),
+    )
+
+
+def predictions_out(results: list[dict[str, Any]]) -> list[s.PredictionOut]:
+    return [
+        s.PredictionOut(
+            probability=r["probability"],
+            tag_id=r["tagId"],
+            tag_name=r.get("tagName", ""),
+            tag_type=r.get("tagType"),
+            bounding_box=s.BoundingBox(**r["boundingBox"]) if r.get("boundingBox") else None,
+        )
+        for r in results
+    ]
+
+
+def image_performance_out(view: ImagePerformanceView, links: ImageLinks) -> s.ImagePerformance:
+    row = view.row
+    scored = sorted(row.predictions or (), key=lambda p: -p["probability"])
+    named = [{**p, "tagName": view.tag_names.get(p["tagId"], "")} for p in scored]
+    return s.ImagePerformance(
+        predictions=predictions_out(named),
+        id=row.image_id,
+        created=row.image_created,
+        width=row.width,
+        height=row.height,
+        image_uri=links("original", row.content_hash),
+        thumbnail_uri=links("thumbnail", row.content_hash),
+        tags=[
+            s.ImageTagOut(tag_id=t, tag_name=view.tag_names.get(t, ""), created=row.image_created)
+            for t in row.tag_ids
+        ],
+        regions=[
+            s.ImageRegionOut(
+                region_id=f"{row.image_id}-{n}",
+                tag_name=view.tag_names.get(r["tagId"], ""),
+                created=row.image_created,
+                tag_id=r["tagId"],
+                left=r["left"],
+                top=r["top"],
+                width=r["width"],
+                height=r["height"],
+            )
+            for n, r in enumerate(row.regions or ())
+        ],
+    )
+
+
+def image_prediction_out(result: PredictionResult) -> s.ImagePrediction:
+    return s.ImagePrediction(
+        id=result.id,
+        project=result.project_id,
+        iteration=result.iteration_id,
+        created=result.created,
+        predictions=predictions_out(result.predictions),
+    )
+
+
+def stored_prediction_out(
+    p: StoredPrediction, domain_type: str, links: ImageLinks
+) -> s.StoredImagePrediction:
+    original = links("original", p.content_hash)
+    return s.StoredImagePrediction(
+        id=p.id,
+        project=p.project_id,
+        iteration=p.iteration_id,
+        created=p.created,
+        predictions=predictions_out(p.results),
+        resized_image_uri=original,
+        thumbnail_uri=links("thumbnail", p.content_hash),
+        original_image_uri=original,
+        domain=domain_type,
     )

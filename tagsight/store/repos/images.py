@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, delete, exists, func, select
 from sqlalchemy.orm import Session
 
-from tagsight.store.tables import Image, ImageTag, Region
+from tagsight.store.tables import Image, ImageTag, IterationImage, Region, StoredPrediction
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,7 @@ class ImageFilter:
     tagging: str = "All"  # "All" | "Tagged" | "Untagged"
     tag_ids: Sequence[str] = ()  # any of these tags (implies tagged)
     metadata: Sequence[tuple[str, str]] = ()  # every (key, value) pair must match
+    iteration_id: str | None = None  # only images the iteration was trained on
 
 
 def _where(query: Select[tuple[Image]] | Select[tuple[int]], f: ImageFilter):  # type: ignore[no-untyped-def]
@@ -30,6 +31,9 @@ def _where(query: Select[tuple[Image]] | Select[tuple[int]], f: ImageFilter):  #
         query = query.where(tagged)
     elif f.tagging == "Untagged":
         query = query.where(~tagged)
+    if f.iteration_id is not None:
+        trained = select(IterationImage.image_id).where(IterationImage.iteration_id == f.iteration_id)
+        query = query.where(Image.id.in_(trained))
     for key, value in f.metadata:
         query = query.where(Image.metadata_[key].as_string() == value)
     return query
@@ -68,21 +72,27 @@ def by_hashes(session: Session, *, project_id: str, hashes: Iterable[str]) -> di
 
 
 def hashes_for(session: Session, *, project_id: str, image_ids: Iterable[str] | None) -> set[str]:
+    """Content hashes of some images of a project (all of them, and its predictions', for None)."""
     query = select(Image.content_hash).where(Image.project_id == project_id)
     if image_ids is not None:
-        query = query.where(Image.id.in_(list(image_ids)))
-    return set(session.scalars(query))
+        return set(session.scalars(query.where(Image.id.in_(list(image_ids)))))
+    predictions = select(StoredPrediction.content_hash).where(StoredPrediction.project_id == project_id)
+    return set(session.scalars(query.union(predictions)))
 
 
 def referenced_hashes(session: Session, *, hashes: Iterable[str]) -> set[str]:
+    """Which of ``hashes`` an image or a stored prediction still uses."""
     wanted = list(set(hashes))
     if not wanted:
         return set()
-    return set(session.scalars(select(Image.content_hash).where(Image.content_hash.in_(wanted))))
+    images = select(Image.content_hash).where(Image.content_hash.in_(wanted))
+    predictions = select(StoredPrediction.content_hash).where(StoredPrediction.content_hash.in_(wanted))
+    return set(session.scalars(images.union(predictions)))
 
 
 def all_hashes(session: Session) -> set[str]:
-    return set(session.scalars(select(Image.content_hash).distinct()))
+    images = select(Image.content_hash)
+    return set(session.scalars(images.union(select(StoredPrediction.content_hash))))
 
 
 def delete_images(session: Session, *, project_id: str, image_ids: Iterable[str] | None) -> int:
