@@ -45,3 +45,12 @@ def test_layer_imports(layer: str) -> None:
             if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer]):
                 offenders.append(f"{path.relative_to(PACKAGE)} imports {name}")
     assert offenders == []
+
+
+@pytest.mark.parametrize("module", ["tagsight.vision.runtime", "tagsight.services.prediction"])
+def test_prediction_path_does_not_import_torch(module: str) -> None:
+    import subprocess
+    import sys
+
+    code = f"import sys, {module}; sys.exit(1 if 'torch' in sys.modules else 0)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -213,6 +213,23 @@ class StoredPredictionService:
         following = query.offset + len(page)
         return page, following if following < len(rows) else None
 
+    def image_bytes(self, project_id: str, prediction_ids: list[str]) -> dict[str, bytes]:
+        """The images behind stored predictions, by prediction id (unknown ids left out)."""
+        with self.db() as session:
+            require_project(session, project_id)
+            rows = [
+                prediction_repo.get(session, project_id=project_id, prediction_id=p) for p in prediction_ids
+            ]
+        found: dict[str, bytes] = {}
+        for row in rows:
+            if row is None:
+                continue
+            try:
+                found[row.id] = self.files.original(row.content_hash)
+            except FileNotFoundError:
+                continue
+        return found
+
     def delete(self, project_id: str, ids: list[str]) -> None:
         with transaction(self.db) as session:
             require_project(session, project_id)

@@ -92,7 +92,9 @@ def _fit(
         optimiser.zero_grad()
         logits = x @ weight.T + bias
         if multilabel:
-            loss = F.binary_cross_entropy_with_logits(logits, y)
+            # Summed over tags, averaged over images: one logistic regression per tag, as in
+            # scikit-learn's one-vs-rest, rather than a regulariser C times too strong.
+            loss = F.binary_cross_entropy_with_logits(logits, y, reduction="sum") / n
         else:
             loss = F.cross_entropy(logits, labels)
         loss = loss + l2 * weight.pow(2).sum()

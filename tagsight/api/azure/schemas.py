@@ -345,3 +345,15 @@ class PredictionQueryToken(Wire):
 class PredictionQueryResult(Wire):
     token: PredictionQueryToken
     results: list[StoredImagePrediction]
+
+
+class ImageIdCreateEntry(Wire):
+    id: str
+    tag_ids: list[str] | None = None
+    regions: list[RegionIn] | None = None
+
+
+class ImageIdCreateBatch(Wire):
+    images: list[ImageIdCreateEntry] = Field(default_factory=list)
+    tag_ids: list[str] | None = None
+    metadata: dict[str, str] | None = None

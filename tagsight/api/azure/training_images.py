@@ -298,6 +298,32 @@ def create_images_from_urls(
     return _summary(results, _links(request, svc))
 
 
+@router.post("/projects/{projectId}/images/predictions")
+def create_images_from_predictions(
+    request: Request, svc: ServicesDep, project_id: ProjectId, batch: s.ImageIdCreateBatch
+) -> JSONResponse:
+    """Stored predictions become training images, without uploading the bytes again."""
+    ids = [parse_id(item.id, "prediction id") for item in batch.images]
+    stored = svc.stored_predictions.image_bytes(project_id, ids)
+    entries = [
+        UploadEntry(
+            source=prediction_id,
+            data=stored.get(prediction_id),
+            error=None if prediction_id in stored else ("ErrorSource", "No stored prediction with this id."),
+            tag_ids=[parse_id(t, "tag id") for t in item.tag_ids or ()],
+            regions=_regions(item.regions),
+        )
+        for prediction_id, item in zip(ids, batch.images, strict=True)
+    ]
+    results = svc.uploads.create_images(
+        project_id,
+        entries,
+        batch_tag_ids=[parse_id(t, "tag id") for t in batch.tag_ids or ()],
+        metadata=batch.metadata,
+    )
+    return _summary(results, _links(request, svc))
+
+
 @router.delete("/projects/{projectId}/images", status_code=204)
 def delete_images(
     svc: ServicesDep,
