@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # Azure's training minimums, lower them for quick experiments.
     min_images_per_tag: int = Field(default=5, ge=1)
     min_images_per_tag_detection: int = Field(default=15, ge=1)
+    # Detection training: input side (multiple of 32) and head epochs; smaller is faster.
+    detection_input_size: int = Field(default=320, ge=128, le=1024, multiple_of=32)
+    detection_epochs: int = Field(default=30, ge=1, le=500)
     # Run the training worker inside the server process (the embedded default).
     embedded_worker: bool = True
     limits: Limits = Field(default_factory=Limits)

@@ -22,15 +22,18 @@ from tagsight.services.labels import LabelService
 from tagsight.services.links import LinkSigner
 from tagsight.services.prediction import ModelCache, PredictionService, StoredPredictionService
 from tagsight.services.projects import ProjectService
+from tagsight.services.proposals import ProposalService
 from tagsight.services.tags import TagService
 from tagsight.services.training import TrainingRules, TrainingService
 from tagsight.services.uploads import UploadService
 from tagsight.services.url_fetch import UrlFetcher
 from tagsight.store.blobs import LocalBlobStore
 from tagsight.store.db import create_db_engine, create_session_factory, migrate
+from tagsight.store.feature_cache import BlobFeatureCache
 from tagsight.store.keys import Keys, load_or_create_keys
 from tagsight.training.runner import TrainingRunner
 from tagsight.training.worker import TrainingWorker
+from tagsight.vision.train_detector import DetectorTrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,10 @@ def build_services(settings: Settings) -> Services:
         min_images_per_tag=settings.min_images_per_tag,
         min_images_per_tag_detection=settings.min_images_per_tag_detection,
     )
+    predictions = PredictionService(db, files, ModelCache(blobs), limits)
+    detection = DetectorTrainConfig(
+        input_size=settings.detection_input_size, epochs=settings.detection_epochs
+    )
     return Services(
         settings=settings,
         keys=keys,
@@ -79,9 +86,10 @@ def build_services(settings: Settings) -> Services:
         labels=LabelService(db, limits),
         training=TrainingService(db, limits, rules),
         iterations=IterationService(db, blobs),
-        predictions=PredictionService(db, files, ModelCache(blobs), limits),
+        predictions=predictions,
         stored_predictions=StoredPredictionService(db, files),
-        worker=TrainingWorker(db, TrainingRunner(db, blobs)),
+        proposals=ProposalService(db, files, predictions, BlobFeatureCache(blobs)),
+        worker=TrainingWorker(db, TrainingRunner(db, blobs, detection=detection)),
     )
 
 

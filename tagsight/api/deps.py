@@ -18,6 +18,7 @@ from tagsight.services.labels import LabelService
 from tagsight.services.links import LinkSigner
 from tagsight.services.prediction import PredictionService, StoredPredictionService
 from tagsight.services.projects import ProjectService
+from tagsight.services.proposals import ProposalService
 from tagsight.services.tags import TagService
 from tagsight.services.training import TrainingService
 from tagsight.services.uploads import UploadService
@@ -44,6 +45,7 @@ class Services:
     iterations: IterationService
     predictions: PredictionService
     stored_predictions: StoredPredictionService
+    proposals: ProposalService
     worker: TrainingWorker
 
 

@@ -10,12 +10,13 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from tagsight.errors import BadRequest, ErrorCode, NotFound
+from tagsight.services import domains
 from tagsight.services.projects import require_project
 from tagsight.store.blobs import BlobStore
 from tagsight.store.db import transaction
 from tagsight.store.repos import iterations as iteration_repo
 from tagsight.store.tables import Iteration, IterationImage, IterationTag, utcnow
-from tagsight.vision.metrics import Figures, classification_figures
+from tagsight.vision.metrics import Figures, classification_figures, detection_figures
 
 _PUBLISH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
 
@@ -141,26 +142,27 @@ class IterationService:
             iteration.original_publish_resource_id = None
             iteration.last_modified = utcnow()
 
-    def performance(self, project_id: str, iteration_id: str, *, threshold: float) -> Performance:
-        if not 0.0 <= threshold <= 1.0:
-            raise BadRequest(ErrorCode.BadRequest, "threshold must be between 0 and 1.")
+    def performance(
+        self, project_id: str, iteration_id: str, *, threshold: float, overlap_threshold: float = 0.3
+    ) -> Performance:
+        for name, value in (("threshold", threshold), ("overlapThreshold", overlap_threshold)):
+            if not 0.0 <= value <= 1.0:
+                raise BadRequest(ErrorCode.BadRequest, f"{name} must be between 0 and 1.")
         with self.db() as session:
             require_project(session, project_id)
             iteration = require_iteration(session, project_id, iteration_id)
             require_trained(iteration)
             tags = iteration_repo.tags(session, iteration_id=iteration_id)
-            rows = [r for r in iteration_repo.images(session, iteration_id=iteration_id) if r.predictions]
+            rows = [
+                r
+                for r in iteration_repo.images(session, iteration_id=iteration_id)
+                if r.predictions is not None
+            ]
         position = {t.tag_id: t.position for t in tags}
-        targets = np.zeros((len(rows), len(tags)), dtype=np.float32)
-        probabilities = np.zeros_like(targets)
-        for i, row in enumerate(rows):
-            for tag_id in row.tag_ids:
-                targets[i, position[tag_id]] = 1
-            for p in row.predictions or ():
-                if p["tagId"] in position:
-                    probabilities[i, position[p["tagId"]]] = p["probability"]
-        folds = np.array([r.fold if r.fold is not None else 0 for r in rows])
-        overall, per_tag = classification_figures(targets, probabilities, folds, threshold)
+        if domains.get_domain(iteration.domain_id).type == domains.OBJECT_DETECTION:
+            overall, per_tag = _detection_performance(rows, position, threshold, overlap_threshold)
+        else:
+            overall, per_tag = _classification_performance(rows, position, threshold)
         return Performance(overall, list(zip(tags, per_tag, strict=True)))
 
     def image_performances(
@@ -191,8 +193,42 @@ class IterationService:
             iteration = require_iteration(session, project_id, iteration_id)
             require_trained(iteration)
             names = {t.tag_id: t.name for t in iteration_repo.tags(session, iteration_id=iteration_id)}
-            rows = [r for r in iteration_repo.images(session, iteration_id=iteration_id) if r.predictions]
+            rows = [
+                r
+                for r in iteration_repo.images(session, iteration_id=iteration_id)
+                if r.predictions is not None
+            ]
         if tag_ids:
             wanted = set(tag_ids)
             rows = [r for r in rows if wanted & set(r.tag_ids)]
         return rows, names
+
+
+def _classification_performance(
+    rows: list[IterationImage], position: dict[str, int], threshold: float
+) -> tuple[Figures, list[Figures]]:
+    targets = np.zeros((len(rows), len(position)), dtype=np.float32)
+    probabilities = np.zeros_like(targets)
+    for i, row in enumerate(rows):
+        for tag_id in row.tag_ids:
+            targets[i, position[tag_id]] = 1
+        for p in row.predictions or ():
+            if p["tagId"] in position:
+                probabilities[i, position[p["tagId"]]] = p["probability"]
+    folds = np.array([r.fold if r.fold is not None else 0 for r in rows])
+    return classification_figures(targets, probabilities, folds, threshold)
+
+
+def _ltwh(box: dict[str, float]) -> tuple[float, float, float, float]:
+    return (box["left"], box["top"], box["width"], box["height"])
+
+
+def _detection_performance(
+    rows: list[IterationImage], position: dict[str, int], threshold: float, overlap: float
+) -> tuple[Figures, list[Figures]]:
+    truth = [[(position[r["tagId"]], _ltwh(r)) for r in row.regions or ()] for row in rows]
+    found = [
+        [(position[p["tagId"]], p["probability"], _ltwh(p["boundingBox"])) for p in row.predictions or ()]
+        for row in rows
+    ]
+    return detection_figures(truth, found, len(position), threshold=threshold, iou_threshold=overlap)

@@ -26,6 +26,38 @@ from tagsight.vision.imageio import ImageLimits, ImageRejected, decode_rgb, prep
 from tagsight.vision.runtime import OnnxModel
 
 MAX_RESULTS = 200
+# Detections below this score are noise to a caller; Azure also leaves them out.
+MIN_DETECTION_SCORE = 0.01
+PROPOSAL_MIN_SCORE = 0.05
+
+
+def _classes(model: OnnxModel, image: Any, tags: dict[str, Any]) -> list[dict[str, Any]]:
+    probabilities = model.classify([image])[0]
+    results = [
+        {"tagId": tag_id, "tagName": tags[tag_id].name, "tagType": tags[tag_id].type, "probability": float(p)}
+        for tag_id, p in zip(model.labels, probabilities, strict=True)
+    ]
+    return sorted(results, key=lambda r: -r["probability"])[:MAX_RESULTS]
+
+
+def _detections(model: OnnxModel, image: Any, tags: dict[str, Any]) -> list[dict[str, Any]]:
+    out = model.run([image])
+    results = []
+    for box, score, cls in zip(out["boxes"][0], out["scores"][0], out["classes"][0], strict=True):
+        if score < MIN_DETECTION_SCORE:
+            continue
+        tag = tags[model.labels[int(cls)]]
+        left, top, width, height = (float(v) for v in box)
+        results.append(
+            {
+                "tagId": tag.tag_id,
+                "tagName": tag.name,
+                "tagType": tag.type,
+                "probability": float(score),
+                "boundingBox": {"left": left, "top": top, "width": width, "height": height},
+            }
+        )
+    return sorted(results, key=lambda r: -r["probability"])[:MAX_RESULTS]
 
 
 class ModelCache:
@@ -113,13 +145,16 @@ class PredictionService:
                 ErrorCode.BadRequestNotSupported,
                 f"This iteration is a {kind} model; call the /{verb}/ route instead.",
             )
+        if iteration.model_key is None:
+            raise BadRequest(ErrorCode.BadRequestIterationIsNotTrained, "The iteration has no model.")
+        model = self.models.get(iteration.model_key)
         prepared = None
         try:
             if store:
                 prepared = prepare_image(data, self.image_limits)
             elif len(data) > self.image_limits.max_bytes:
                 raise ImageRejected("ErrorImageSize", "too large")
-            image = decode_rgb(data)
+            image = decode_rgb(data, at_least=model.input_size)
         except ImageRejected as exc:
             if exc.status == "ErrorImageSize":
                 raise BadRequest(
@@ -127,29 +162,29 @@ class PredictionService:
                     f"Prediction images must be at most {self.image_limits.max_bytes} bytes.",
                 ) from exc
             raise BadRequest(ErrorCode.BadRequestImageFormat, exc.message) from exc
-        if iteration.model_key is None:
-            raise BadRequest(ErrorCode.BadRequestIterationIsNotTrained, "The iteration has no model.")
-        model = self.models.get(iteration.model_key)
-        probabilities = model.classify([image])[0]
         with self.db() as session:
             tags = {t.tag_id: t for t in iteration_repo.tags(session, iteration_id=iteration.id)}
-        results = sorted(
-            (
-                {
-                    "tagId": tag_id,
-                    "tagName": tags[tag_id].name,
-                    "tagType": tags[tag_id].type,
-                    "probability": float(p),
-                }
-                for tag_id, p in zip(model.labels, probabilities, strict=True)
-            ),
-            key=lambda r: -r["probability"],
-        )[:MAX_RESULTS]
+        if kind == domains.OBJECT_DETECTION:
+            results = _detections(model, image, tags)
+        else:
+            results = _classes(model, image, tags)
         prediction_id = str(uuid.uuid4())
         created = utcnow()
         if prepared is not None:
             self._store(prediction_id, iteration, prepared, results, application, created)
         return PredictionResult(prediction_id, iteration.project_id, iteration.id, created, results)
+
+    def region_proposals(self, iteration: Iteration, data: bytes) -> list[tuple[float, tuple[float, ...]]]:
+        """Class-agnostic boxes from a trained detector: (confidence, (left, top, width, height))."""
+        if iteration.model_key is None:
+            return []
+        model = self.models.get(iteration.model_key)
+        out = model.run([decode_rgb(data, at_least=model.input_size)])
+        return [
+            (float(score), tuple(float(v) for v in box))
+            for box, score in zip(out["boxes"][0], out["scores"][0], strict=True)
+            if score >= PROPOSAL_MIN_SCORE
+        ]
 
     def _store(self, prediction_id, iteration, prepared, results, application, created) -> None:  # type: ignore[no-untyped-def]
         written: list[str] = []

@@ -61,7 +61,7 @@ class TrainingService:
             project = require_project(session, project_id)
             self._check_request(session, project, request)
             tags = self._training_tags(session, project, request.selected_tags)
-            images = self._snapshot_images(session, tags)
+            images = self._boxed_only(project, self._snapshot_images(session, tags))
             self._validate(project, tags, images)
             fingerprint = self._fingerprint(project, request, images)
             latest = iteration_repo.latest_completed(session, project_id=project.id)
@@ -122,24 +122,23 @@ class TrainingService:
         images = list(session.scalars(query))
         return [(image, sorted(t.tag_id for t in image.tags if t.tag_id in tag_ids)) for image in images]
 
+    @staticmethod
+    def _boxed_only(project: Project, images: list[tuple[Image, list[str]]]) -> list[tuple[Image, list[str]]]:
+        """Detection trains on images with boxes; a tag without a box says nothing about where."""
+        if domain_of(project).type != domains.OBJECT_DETECTION:
+            return images
+        return [
+            (image, tag_ids)
+            for image, tag_ids in images
+            if image.regions or any(t.tag.type == "Negative" for t in image.tags)
+        ]
+
     def _validate(self, project: Project, tags: list[Tag], images: list[tuple[Image, list[str]]]) -> None:
-        detection = domain_of(project).type == domains.OBJECT_DETECTION
-        if detection:
-            raise _fail(
-                ErrorCode.BadRequestNotSupported,
-                "Object detection training is not available in this version of Tagsight yet.",
-            )
+        if domain_of(project).type == domains.OBJECT_DETECTION:
+            self._validate_detection(tags, images)
+            return
         counts = Counter(tag_id for _, tag_ids in images for tag_id in tag_ids)
-        used = [t for t in tags if counts[t.id] > 0]
-        minimum = self.rules.min_images_per_tag
-        too_few = [f"'{t.name}' ({counts[t.id]})" for t in used if counts[t.id] < minimum]
-        if len(used) < self.rules.min_tags or too_few:
-            detail = f" Too few images: {', '.join(too_few)}." if too_few else ""
-            raise _fail(
-                ErrorCode.BadRequestTrainingValidationFailed,
-                f"Training needs at least {self.rules.min_tags} tags with at least {minimum} images "
-                f"each; the project has {len(used)} tag(s) with images.{detail}",
-            )
+        self._check_counts(tags, counts, self.rules.min_images_per_tag, self.rules.min_tags)
         if project.classification_type == "Multiclass":
             multi = sum(1 for _, tag_ids in images if len(tag_ids) > 1)
             if multi:
@@ -148,6 +147,43 @@ class TrainingService:
                     f"{multi} image(s) carry more than one tag, which a Multiclass project does not "
                     "allow; untag them or make the project Multilabel.",
                 )
+
+    def _validate_detection(self, tags: list[Tag], images: list[tuple[Image, list[str]]]) -> None:
+        negative = {t.id for t in tags if t.type == "Negative"}
+        if any(negative & set(tag_ids) for _, tag_ids in images):
+            raise _fail(
+                ErrorCode.BadRequestDetectionTrainingNotAllowNegativeTag,
+                "Object detection cannot train with the Negative tag; remove it from the images.",
+            )
+        counts = Counter(tag_id for image, _ in images for tag_id in {r.tag_id for r in image.regions})
+        self._check_counts(
+            tags,
+            counts,
+            self.rules.min_images_per_tag_detection,
+            1,
+            code=ErrorCode.BadRequestDetectionTrainingValidationFailed,
+            what="images with boxes",
+        )
+
+    def _check_counts(
+        self,
+        tags: list[Tag],
+        counts: Counter[str],
+        minimum: int,
+        min_tags: int,
+        *,
+        code: ErrorCode = ErrorCode.BadRequestTrainingValidationFailed,
+        what: str = "images",
+    ) -> None:
+        used = [t for t in tags if counts[t.id] > 0]
+        too_few = [f"'{t.name}' ({counts[t.id]})" for t in used if counts[t.id] < minimum]
+        if len(used) < min_tags or too_few:
+            detail = f" Too few {what}: {', '.join(too_few)}." if too_few else ""
+            raise _fail(
+                code,
+                f"Training needs at least {min_tags} tag(s) with at least {minimum} {what} each; "
+                f"the project has {len(used)} tag(s) with {what}.{detail}",
+            )
 
     @staticmethod
     def _fingerprint(project: Project, request: TrainRequest, images: list[tuple[Image, list[str]]]) -> str:

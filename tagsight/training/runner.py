@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,42 +10,16 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
+from tagsight.services import domains
 from tagsight.store.blobs import BlobStore, original_key
+from tagsight.store.feature_cache import BlobFeatureCache
 from tagsight.store.repos import iterations as iteration_repo
-from tagsight.store.tables import Iteration
+from tagsight.store.tables import Iteration, IterationImage, IterationTag
 from tagsight.training import jobs
 from tagsight.training.worker import JobFailed
 from tagsight.vision.imageio import ImageRejected
 from tagsight.vision.train_classifier import ClassifierTrainConfig, TrainingImage, train_regular
-
-
-class BlobFeatureCache:
-    """Image embeddings kept beside the images, keyed by backbone and content hash."""
-
-    def __init__(self, blobs: BlobStore) -> None:
-        self.blobs = blobs
-
-    @staticmethod
-    def _key(key: str) -> str:
-        backbone, content_hash = key.rsplit("/", 1)
-        return f"features/{backbone}/{content_hash[:2]}/{content_hash}.npy"
-
-    def get(self, key: str) -> np.ndarray | None:
-        blob = self._key(key)
-        if not self.blobs.exists(blob):
-            return None
-        return np.load(io.BytesIO(self.blobs.get(blob)), allow_pickle=False)
-
-    def put(self, key: str, value: np.ndarray) -> None:
-        buffer = io.BytesIO()
-        np.save(buffer, value, allow_pickle=False)
-        self.blobs.put(self._key(key), buffer.getvalue())
-
-    def get_bytes(self, key: str) -> bytes | None:
-        return self.blobs.get(key) if self.blobs.exists(key) else None
-
-    def put_bytes(self, key: str, value: bytes) -> None:
-        self.blobs.put(key, value)
+from tagsight.vision.train_detector import DetectionSample, DetectorTrainConfig, train_detector_regular
 
 
 def model_key(iteration_id: str) -> str:
@@ -53,9 +27,12 @@ def model_key(iteration_id: str) -> str:
 
 
 class TrainingRunner:
-    def __init__(self, db: sessionmaker[Session], blobs: BlobStore) -> None:
+    def __init__(
+        self, db: sessionmaker[Session], blobs: BlobStore, *, detection: DetectorTrainConfig | None = None
+    ) -> None:
         self.db = db
         self.blobs = blobs
+        self.detection = detection or DetectorTrainConfig()
         self.cache = BlobFeatureCache(blobs)
 
     def _loader(self, image_id: str, content_hash: str) -> Callable[[], bytes]:
@@ -74,32 +51,17 @@ class TrainingRunner:
         with self.db() as session:
             tags = iteration_repo.tags(session, iteration_id=iteration.id)
             rows = iteration_repo.images(session, iteration_id=iteration.id)
-        positions = {t.tag_id: t.position for t in tags}
-        targets = np.zeros((len(rows), len(tags)), dtype=np.float32)
-        for i, row in enumerate(rows):
-            for tag_id in row.tag_ids:
-                targets[i, positions[tag_id]] = 1.0
-        images = [TrainingImage(r.content_hash, self._loader(r.image_id, r.content_hash)) for r in rows]
-        cfg = ClassifierTrainConfig(
-            backbone=iteration.backbone, multilabel=iteration.classification_type == "Multilabel"
-        )
+        detection = domains.get_domain(iteration.domain_id).type == domains.OBJECT_DETECTION
         try:
-            trained = train_regular(
-                images, targets, [t.tag_id for t in tags], cfg, cache=self.cache, progress=progress
-            )
+            if detection:
+                onnx, evaluation, predictions = self._detector(iteration, tags, rows, progress)
+            else:
+                onnx, evaluation, predictions = self._classifier(iteration, tags, rows, progress)
         except ImageRejected as exc:
             raise JobFailed(f"An image could not be decoded for training: {exc.message}") from exc
         key = model_key(iteration.id)
-        self.blobs.put(key, trained.onnx)
-        predictions: dict[str, tuple[int, list[dict[str, Any]]]] = {}
-        for i, row in enumerate(rows):
-            if trained.folds[i] >= 0:
-                scores = [
-                    {"tagId": t.tag_id, "probability": float(trained.probabilities[i, t.position])}
-                    for t in tags
-                ]
-                predictions[row.image_id] = (int(trained.folds[i]), scores)
-        evaluation = {**trained.evaluation, "labels": [t.tag_id for t in tags]}
+        self.blobs.put(key, onnx)
+        evaluation = {**evaluation, "labels": [t.tag_id for t in tags]}
         if not jobs.complete(
             self.db,
             iteration.id,
@@ -109,3 +71,73 @@ class TrainingRunner:
             seconds=time.monotonic() - started,
         ):
             self.blobs.delete(key)
+
+    def _classifier(
+        self,
+        iteration: Iteration,
+        tags: list[IterationTag],
+        rows: list[IterationImage],
+        progress: Callable[..., None],
+    ) -> tuple[bytes, dict[str, Any], dict[str, tuple[int, list[dict[str, Any]]]]]:
+        positions = {t.tag_id: t.position for t in tags}
+        targets = np.zeros((len(rows), len(tags)), dtype=np.float32)
+        for i, row in enumerate(rows):
+            for tag_id in row.tag_ids:
+                targets[i, positions[tag_id]] = 1.0
+        images = [TrainingImage(r.content_hash, self._loader(r.image_id, r.content_hash)) for r in rows]
+        cfg = ClassifierTrainConfig(
+            backbone=iteration.backbone, multilabel=iteration.classification_type == "Multilabel"
+        )
+        trained = train_regular(
+            images, targets, [t.tag_id for t in tags], cfg, cache=self.cache, progress=progress
+        )
+        predictions: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+        for i, row in enumerate(rows):
+            if trained.folds[i] >= 0:
+                scores = [
+                    {"tagId": t.tag_id, "probability": float(trained.probabilities[i, t.position])}
+                    for t in tags
+                ]
+                predictions[row.image_id] = (int(trained.folds[i]), scores)
+        return trained.onnx, trained.evaluation, predictions
+
+    def _detector(
+        self,
+        iteration: Iteration,
+        tags: list[IterationTag],
+        rows: list[IterationImage],
+        progress: Callable[..., None],
+    ) -> tuple[bytes, dict[str, Any], dict[str, tuple[int, list[dict[str, Any]]]]]:
+        positions = {t.tag_id: t.position for t in tags}
+        samples = []
+        for row in rows:
+            regions = row.regions or []
+            boxes = np.array(
+                [[r["left"], r["top"], r["left"] + r["width"], r["top"] + r["height"]] for r in regions],
+                dtype=np.float32,
+            ).reshape(-1, 4)
+            labels = np.array([positions[r["tagId"]] for r in regions], dtype=np.int64)
+            samples.append(
+                DetectionSample(row.content_hash, self._loader(row.image_id, row.content_hash), boxes, labels)
+            )
+        cfg = dataclasses.replace(self.detection, backbone=iteration.backbone)
+        trained = train_detector_regular(
+            samples, [t.tag_id for t in tags], cfg, cache=self.cache, progress=progress
+        )
+        predictions: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+        for row, found in zip(rows, trained.predictions, strict=True):
+            if found is not None:
+                predictions[row.image_id] = (
+                    0,
+                    [detection_dict(tags[c].tag_id, score, box) for c, score, box in found],
+                )
+        return trained.onnx, trained.evaluation, predictions
+
+
+def detection_dict(tag_id: str, probability: float, box: tuple[float, ...]) -> dict[str, Any]:
+    left, top, width, height = box
+    return {
+        "tagId": tag_id,
+        "probability": probability,
+        "boundingBox": {"left": left, "top": top, "width": width, "height": height},
+    }

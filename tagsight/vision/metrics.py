@@ -74,3 +74,94 @@ def classification_figures(
     p_std, r_std = _std_over_folds(truth.ravel(), predicted.ravel(), fold_rows)
     mean_ap = float(np.mean([f.average_precision for f in per_tag])) if per_tag else 0.0
     return Figures(precision, p_std, recall, r_std, mean_ap), per_tag
+
+
+Box = tuple[float, float, float, float]  # normalised left, top, width, height
+
+
+def _iou(a: Box, b: Box) -> float:
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def interpolated_ap(hits: np.ndarray, positives: int) -> float:
+    """COCO's 101-point interpolated AP of score-sorted detections (1 = true positive)."""
+    if positives == 0 or len(hits) == 0:
+        return 0.0
+    tp = np.cumsum(hits)
+    recall = tp / positives
+    precision = tp / np.arange(1, len(hits) + 1)
+    # The envelope: best precision at any recall at least this high.
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    thresholds = np.linspace(0.0, 1.0, 101)
+    at = np.searchsorted(recall, thresholds, side="left")
+    return float(np.mean([envelope[i] if i < len(envelope) else 0.0 for i in at]))
+
+
+def match_detections(
+    truth: list[list[tuple[int, Box]]],
+    detections: list[list[tuple[int, float, Box]]],
+    cls: int,
+    iou_threshold: float,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Greedy matching for one class: scores (D,), hit flags (D,) sorted by score, and #positives."""
+    found = sorted(
+        ((score, image, box) for image, dets in enumerate(detections) for c, score, box in dets if c == cls),
+        key=lambda d: -d[0],
+    )
+    gts = {image: [box for c, box in boxes if c == cls] for image, boxes in enumerate(truth)}
+    used: set[tuple[int, int]] = set()
+    hits = np.zeros(len(found))
+    for k, (_, image, box) in enumerate(found):
+        best, best_iou = -1, iou_threshold
+        for j, gt in enumerate(gts.get(image, [])):
+            overlap = _iou(box, gt)
+            if overlap >= best_iou and (image, j) not in used:
+                best, best_iou = j, overlap
+        if best >= 0:
+            used.add((image, best))
+            hits[k] = 1
+    scores = np.array([f[0] for f in found])
+    return scores, hits, sum(len(v) for v in gts.values())
+
+
+def detection_figures(
+    truth: list[list[tuple[int, Box]]],
+    detections: list[list[tuple[int, float, Box]]],
+    num_classes: int,
+    *,
+    threshold: float,
+    iou_threshold: float,
+) -> tuple[Figures, list[Figures]]:
+    """Per class: precision and recall of the detections scoring at least ``threshold``, and AP
+    over all scores, a detection counting when it overlaps an unmatched true box by
+    ``iou_threshold`` IoU. Overall: micro-averaged precision and recall, and mAP."""
+    per_class, tps, chosen, positives_all = [], 0.0, 0.0, 0
+    for cls in range(num_classes):
+        scores, hits, positives = match_detections(truth, detections, cls, iou_threshold)
+        keep = scores >= threshold
+        tp, n = float(hits[keep].sum()), float(keep.sum())
+        tps, chosen, positives_all = tps + tp, chosen + n, positives_all + positives
+        per_class.append(
+            Figures(
+                tp / n if n else 0.0,
+                0.0,
+                tp / positives if positives else 0.0,
+                0.0,
+                interpolated_ap(hits, positives),
+            )
+        )
+    with_truth = [
+        f.average_precision for cls, f in enumerate(per_class) if any(c == cls for b in truth for c, _ in b)
+    ]
+    overall = Figures(
+        tps / chosen if chosen else 0.0,
+        0.0,
+        tps / positives_all if positives_all else 0.0,
+        0.0,
+        float(np.mean(with_truth)) if with_truth else 0.0,
+    )
+    return overall, per_class

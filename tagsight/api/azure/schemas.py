@@ -357,3 +357,14 @@ class ImageIdCreateBatch(Wire):
     images: list[ImageIdCreateEntry] = Field(default_factory=list)
     tag_ids: list[str] | None = None
     metadata: dict[str, str] | None = None
+
+
+class RegionProposal(Wire):
+    confidence: float
+    bounding_box: BoundingBox
+
+
+class ImageRegionProposal(Wire):
+    project_id: str
+    image_id: str
+    proposals: list[RegionProposal]

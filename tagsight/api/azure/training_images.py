@@ -435,3 +435,21 @@ def update_image_metadata(
         images=[s.ImageMetadataUpdateEntry(image_id=i, status=st, metadata=m) for i, st, m in results],
     )
     return JSONResponse(s.dump(body), status_code=200 if body.is_batch_successful else 207)
+
+
+@router.post("/projects/{projectId}/images/{imageId}/regionproposals")
+def get_image_region_proposals(svc: ServicesDep, project_id: ProjectId, imageId: str) -> Any:  # noqa: N803
+    image_id = parse_id(imageId, "image id")
+    proposals = svc.proposals.propose(project_id, image_id)
+    body = s.ImageRegionProposal(
+        project_id=project_id,
+        image_id=image_id,
+        proposals=[
+            s.RegionProposal(
+                confidence=p.confidence,
+                bounding_box=s.BoundingBox(left=p.box[0], top=p.box[1], width=p.box[2], height=p.box[3]),
+            )
+            for p in proposals
+        ],
+    )
+    return s.dump(body)

@@ -95,7 +95,9 @@ def get_iteration_performance(
     threshold: float = 0.5,
     overlapThreshold: float = 0.3,  # noqa: N803 - used by detection
 ) -> Any:
-    perf = svc.iterations.performance(project_id, _iteration_id(iterationId), threshold=threshold)
+    perf = svc.iterations.performance(
+        project_id, _iteration_id(iterationId), threshold=threshold, overlap_threshold=overlapThreshold
+    )
     return s.dump(performance_out(perf))
 
 

@@ -1,0 +1,1 @@
+"""Labelled-data formats: reading and writing datasets (Pascal VOC, COCO, YOLO, folders)."""
