@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     # Detection training: input side (multiple of 32) and head epochs; smaller is faster.
     detection_input_size: int = Field(default=320, ge=128, le=1024, multiple_of=32)
     detection_epochs: int = Field(default=30, ge=1, le=500)
+    # Advanced training runs for at most reservedBudgetInHours, and never longer than this.
+    max_advanced_training_s: float = Field(default=24 * 3600.0, gt=0)
     # Run the training worker inside the server process (the embedded default).
     embedded_worker: bool = True
     limits: Limits = Field(default_factory=Limits)

@@ -14,6 +14,7 @@ from tagsight.api.azure import prediction, training_images, training_iterations,
 from tagsight.api.deps import Services
 from tagsight.api.errors import install_error_handlers
 from tagsight.api.paths import NormalisePathMiddleware
+from tagsight.api.portal import routes as portal
 from tagsight.config import Settings
 from tagsight.services.image_files import ImageFiles
 from tagsight.services.images import ImageService
@@ -89,7 +90,10 @@ def build_services(settings: Settings) -> Services:
         predictions=predictions,
         stored_predictions=StoredPredictionService(db, files),
         proposals=ProposalService(db, files, predictions, BlobFeatureCache(blobs)),
-        worker=TrainingWorker(db, TrainingRunner(db, blobs, detection=detection)),
+        worker=TrainingWorker(
+            db,
+            TrainingRunner(db, blobs, detection=detection, max_advanced_s=settings.max_advanced_training_s),
+        ),
     )
 
 
@@ -121,5 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
             include_in_schema=version == PREDICTION_VERSIONS[-1],
         )
     app.include_router(image_links.router)
+    app.include_router(portal.router)
+    app.mount(portal.STATIC_PREFIX, portal.static_files(), name="portal")
     app.add_middleware(NormalisePathMiddleware)
     return app

@@ -165,6 +165,9 @@ class UploadService:
         with self.files.lock:
             try:
                 with transaction(self.db) as session:
+                    # The tags were read in another session; attach this session's copies, or a
+                    # duplicate image loading the same tag would clash with them.
+                    tags = {k: session.merge(v, load=False) for k, v in tags.items()}
                     hashes = [p.content_hash for p in prepared if isinstance(p, PreparedImage)]
                     known = image_repo.by_hashes(session, project_id=project_id, hashes=hashes)
                     room = self.limits.images_per_project - image_repo.count(session, project_id=project_id)

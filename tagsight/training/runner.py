@@ -17,8 +17,15 @@ from tagsight.store.repos import iterations as iteration_repo
 from tagsight.store.tables import Iteration, IterationImage, IterationTag
 from tagsight.training import jobs
 from tagsight.training.worker import JobFailed
+from tagsight.vision.finetune import FinetuneConfig, train_advanced
+from tagsight.vision.finetune_detector import DetectorFinetuneConfig, train_detector_advanced
 from tagsight.vision.imageio import ImageRejected
-from tagsight.vision.train_classifier import ClassifierTrainConfig, TrainingImage, train_regular
+from tagsight.vision.train_classifier import (
+    ClassifierTrainConfig,
+    TrainedClassifier,
+    TrainingImage,
+    train_regular,
+)
 from tagsight.vision.train_detector import DetectionSample, DetectorTrainConfig, train_detector_regular
 
 
@@ -28,11 +35,17 @@ def model_key(iteration_id: str) -> str:
 
 class TrainingRunner:
     def __init__(
-        self, db: sessionmaker[Session], blobs: BlobStore, *, detection: DetectorTrainConfig | None = None
+        self,
+        db: sessionmaker[Session],
+        blobs: BlobStore,
+        *,
+        detection: DetectorTrainConfig | None = None,
+        max_advanced_s: float = 24 * 3600.0,
     ) -> None:
         self.db = db
         self.blobs = blobs
         self.detection = detection or DetectorTrainConfig()
+        self.max_advanced_s = max_advanced_s
         self.cache = BlobFeatureCache(blobs)
 
     def _loader(self, image_id: str, content_hash: str) -> Callable[[], bytes]:
@@ -72,6 +85,10 @@ class TrainingRunner:
         ):
             self.blobs.delete(key)
 
+    def budget_s(self, iteration: Iteration) -> float:
+        """The wall-clock bound for Advanced training: the reserved hours, capped by the setting."""
+        return min(iteration.reserved_budget_in_hours * 3600.0, self.max_advanced_s)
+
     def _classifier(
         self,
         iteration: Iteration,
@@ -85,12 +102,17 @@ class TrainingRunner:
             for tag_id in row.tag_ids:
                 targets[i, positions[tag_id]] = 1.0
         images = [TrainingImage(r.content_hash, self._loader(r.image_id, r.content_hash)) for r in rows]
-        cfg = ClassifierTrainConfig(
-            backbone=iteration.backbone, multilabel=iteration.classification_type == "Multilabel"
-        )
-        trained = train_regular(
-            images, targets, [t.tag_id for t in tags], cfg, cache=self.cache, progress=progress
-        )
+        multilabel = iteration.classification_type == "Multilabel"
+        labels = [t.tag_id for t in tags]
+        trained: TrainedClassifier
+        if iteration.training_type == "Advanced":
+            advanced = FinetuneConfig(
+                backbone=iteration.backbone, multilabel=multilabel, budget_s=self.budget_s(iteration)
+            )
+            trained = train_advanced(images, targets, labels, advanced, cache=self.cache, progress=progress)
+        else:
+            cfg = ClassifierTrainConfig(backbone=iteration.backbone, multilabel=multilabel)
+            trained = train_regular(images, targets, labels, cfg, cache=self.cache, progress=progress)
         predictions: dict[str, tuple[int, list[dict[str, Any]]]] = {}
         for i, row in enumerate(rows):
             if trained.folds[i] >= 0:
@@ -121,9 +143,15 @@ class TrainingRunner:
                 DetectionSample(row.content_hash, self._loader(row.image_id, row.content_hash), boxes, labels)
             )
         cfg = dataclasses.replace(self.detection, backbone=iteration.backbone)
-        trained = train_detector_regular(
-            samples, [t.tag_id for t in tags], cfg, cache=self.cache, progress=progress
-        )
+        if iteration.training_type == "Advanced":
+            advanced = DetectorFinetuneConfig(regular=cfg, budget_s=self.budget_s(iteration))
+            trained = train_detector_advanced(
+                samples, [t.tag_id for t in tags], advanced, cache=self.cache, progress=progress
+            )
+        else:
+            trained = train_detector_regular(
+                samples, [t.tag_id for t in tags], cfg, cache=self.cache, progress=progress
+            )
         predictions: dict[str, tuple[int, list[dict[str, Any]]]] = {}
         for row, found in zip(rows, trained.predictions, strict=True):
             if found is not None:

@@ -141,8 +141,10 @@ def train_head(
     optimiser = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, math.ceil(len(use) / cfg.batch_size))
     total = cfg.epochs * steps_per_epoch
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=cfg.lr, total_steps=total, pct_start=0.1)
-    ranges = _ranges(detector)
+    # Warm-up then cosine decay; defined by hand because OneCycleLR divides by zero on tiny runs.
+    warmup = max(1, total // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: _lr_factor(step, total, warmup))
+    ranges = level_ranges(detector)
     size = cfg.input_size
     detector.pyramid.train()
     detector.head.train()
@@ -169,7 +171,14 @@ def train_head(
                 return
 
 
-def _ranges(detector: Detector) -> torch.Tensor:
+def _lr_factor(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+
+def level_ranges(detector: Detector) -> torch.Tensor:
+    """Each location's accepted object size range, in input pixels (L, 2)."""
     size = detector.cfg.input_size
     per_level = torch.tensor(detector.cfg.level_ranges) * size
     level_of = {8: 0, 16: 1, 32: 2}
@@ -252,8 +261,14 @@ def train_detector_regular(
             progress=lambda f: progress(0.4 + 0.55 * f, "Training the detector"),
         )
     progress(0.96, "Exporting the model")
+    onnx_bytes = export_detector(detector, cfg, labels)
+    evaluation = {"method": "holdout", "folds": 1, "images": len(samples), "held_out": len(held)}
+    return TrainedDetector(onnx_bytes, predictions, evaluation)
+
+
+def export_detector(detector: Detector, cfg: DetectorTrainConfig, labels: Sequence[str]) -> bytes:
     size = cfg.input_size
-    onnx_bytes = export_onnx(
+    return export_onnx(
         detector.eval(),
         torch.zeros(1, size, size, 3, dtype=torch.uint8),
         output_names=["boxes", "scores", "classes"],
@@ -270,8 +285,6 @@ def train_detector_regular(
             "labels": json.dumps(list(labels)),
         },
     )
-    evaluation = {"method": "holdout", "folds": 1, "images": len(samples), "held_out": len(held)}
-    return TrainedDetector(onnx_bytes, predictions, evaluation)
 
 
 def _is_original(views: Views, v: int) -> bool:

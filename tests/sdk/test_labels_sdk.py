@@ -236,3 +236,26 @@ def test_update_metadata(trainer, classification) -> None:
     with pytest.raises(CustomVisionErrorException) as err:
         trainer.update_image_metadata(project.id, image_ids=[images[1].id], metadata={"k" * 200: "v"})
     assert err.value.error.code == "BadRequestImageMetadataKey"
+
+
+def test_a_batch_with_a_duplicate_of_a_boxed_image(trainer, detection) -> None:
+    """A duplicate loads the tag its boxes carry; new boxes with that tag must still save."""
+    project = detection
+    tag = trainer.create_tag(project.id, "thing")
+    box = Region(tag_id=tag.id, left=0.1, top=0.1, width=0.3, height=0.3)
+    first = imagegen.noise_jpeg(800)
+    trainer.create_images_from_files(
+        project.id,
+        ImageFileCreateBatch(images=[ImageFileCreateEntry(name="a.jpg", contents=first, regions=[box])]),
+    )
+    summary = trainer.create_images_from_files(
+        project.id,
+        ImageFileCreateBatch(
+            images=[
+                ImageFileCreateEntry(name="a-again.jpg", contents=first, regions=[box]),
+                ImageFileCreateEntry(name="b.jpg", contents=imagegen.noise_jpeg(801), regions=[box]),
+            ]
+        ),
+    )
+    assert [r.status for r in summary.images] == ["OKDuplicate", "OK"]
+    assert summary.images[1].image.regions[0].tag_name == "thing"

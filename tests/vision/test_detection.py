@@ -1,0 +1,117 @@
+"""The detector's parts: augmentation moves boxes with pixels, NMS, targets, AP, ONNX parity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from tagsight.vision.backbones import create_backbone
+from tagsight.vision.box_augment import augment, crop_keeping_boxes, hflip, zoom_out
+from tagsight.vision.detection_loss import assign
+from tagsight.vision.detector import Detector, DetectorConfig, fast_nms, level_points
+from tagsight.vision.export import export_onnx
+from tagsight.vision.metrics import detection_figures, interpolated_ap
+from tagsight.vision.runtime import OnnxModel
+
+
+def white_box_image(box: tuple[float, float, float, float], size=(320, 200)) -> Image.Image:
+    image = Image.new("RGB", size, (0, 0, 0))
+    w, h = size
+    ImageDraw.Draw(image).rectangle(
+        [box[0] * w, box[1] * h, box[2] * w - 1, box[3] * h - 1], fill=(255, 255, 255)
+    )
+    return image
+
+
+def bright_extent(image: Image.Image) -> np.ndarray:
+    pixels = np.asarray(image.convert("L")) > 128
+    ys, xs = np.nonzero(pixels)
+    h, w = pixels.shape
+    return np.array([xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_augmentation_moves_boxes_with_the_pixels(seed: int) -> None:
+    box = np.array([[0.2, 0.3, 0.6, 0.8]], dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    image = white_box_image(tuple(box[0]))
+    for transform in (
+        lambda i, b: hflip(i, b),
+        lambda i, b: crop_keeping_boxes(i, b, rng),
+        lambda i, b: zoom_out(i, b, rng),
+    ):
+        moved_image, moved = transform(image, box)
+        assert np.allclose(bright_extent(moved_image), moved[0], atol=0.02)
+    _, moved = augment(image, box, rng)
+    assert (moved >= 0).all() and (moved <= 1).all() and (moved[:, 2:] > moved[:, :2]).all()
+
+
+def test_fast_nms_suppresses_only_overlaps_of_the_same_class() -> None:
+    boxes = torch.tensor(
+        [[[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10], [20, 20, 30, 30]]], dtype=torch.float32
+    )
+    classes = torch.tensor([[0, 0, 1, 0]])
+    assert fast_nms(boxes, classes, 0.5).tolist() == [[1.0, 0.0, 1.0, 1.0]]
+
+
+def test_targets_go_to_the_level_matching_the_object_size() -> None:
+    points, strides = level_points(320)
+    ranges = (
+        torch.tensor([[0, 48], [48, 96], [96, 1e9]])
+        .repeat_interleave(torch.tensor([40 * 40, 20 * 20, 10 * 10]), dim=0)
+        .float()
+    )
+    small = torch.tensor([[100.0, 100.0, 140.0, 140.0]])
+    big = torch.tensor([[20.0, 20.0, 300.0, 300.0]])
+    for box, level in ((small, 8.0), (big, 32.0)):
+        classes, _ = assign(points, strides, ranges, box, torch.tensor([0]))
+        positive = classes >= 0
+        assert positive.any()
+        assert set(strides[positive].tolist()) == {level}
+
+
+def test_interpolated_ap() -> None:
+    assert interpolated_ap(np.array([1, 1, 1]), 3) == pytest.approx(1.0)
+    assert interpolated_ap(np.array([0, 0]), 2) == 0.0
+    # Hits at ranks 1 and 3 of 2 positives: precision 1 up to recall 0.5, then 2/3.
+    assert interpolated_ap(np.array([1, 0, 1]), 2) == pytest.approx((51 * 1.0 + 50 * (2 / 3)) / 101)
+
+
+def test_detection_figures_count_matches_and_duplicates() -> None:
+    truth = [[(0, (0.1, 0.1, 0.3, 0.3))], [(0, (0.5, 0.5, 0.2, 0.2))]]
+    found = [
+        [(0, 0.9, (0.1, 0.1, 0.3, 0.3)), (0, 0.8, (0.11, 0.1, 0.3, 0.3))],  # a duplicate is a false positive
+        [(0, 0.4, (0.5, 0.5, 0.2, 0.2))],
+    ]
+    overall, (tag,) = detection_figures(truth, found, 1, threshold=0.5, iou_threshold=0.5)
+    assert tag.precision == pytest.approx(0.5)  # 1 of the 2 detections above 0.5 is right
+    assert tag.recall == pytest.approx(0.5)
+    assert overall.average_precision == pytest.approx(interpolated_ap(np.array([1, 0, 1]), 2))
+
+
+def test_exported_detector_matches_torch() -> None:
+    torch.manual_seed(0)
+    cfg = DetectorConfig(num_classes=2, input_size=192)
+    detector = Detector(create_backbone("efficientnet_lite0", pretrained=True, num_classes=0), cfg).eval()
+    with torch.no_grad():  # a head that fires somewhere, so boxes survive
+        detector.head.cls.bias.fill_(0.0)
+    pixels = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (1, 192, 192, 3), dtype=np.uint8))
+    with torch.no_grad():
+        boxes, scores, classes = detector(pixels)
+    model = OnnxModel(
+        export_onnx(
+            detector, pixels, output_names=["boxes", "scores", "classes"], metadata={"input_size": "192"}
+        )
+    )
+    out = model.run_pixels(pixels.numpy())
+    assert out["boxes"].shape == (1, cfg.max_detections, 4)
+    keep = scores[0] > 0.05
+    assert keep.any()
+    np.testing.assert_allclose(out["scores"][0], scores[0].numpy(), atol=1e-4)
+    np.testing.assert_allclose(out["boxes"][0][keep.numpy()], boxes[0][keep].numpy(), atol=1e-4)
+    assert (out["classes"][0][keep.numpy()] == classes[0][keep].numpy()).all()
+    assert (out["boxes"][0] >= 0).all() and (
+        out["boxes"][0][:, :2] + out["boxes"][0][:, 2:] <= 1 + 1e-5
+    ).all()
