@@ -185,7 +185,8 @@ def main() -> None:
                 with ThreadPoolExecutor(8) as pool:
                     list(
                         pool.map(
-                            lambda d: predictor.detect_image_with_no_store(project.id, name, d), val_bytes * 4
+                            lambda d, name=name: predictor.detect_image_with_no_store(project.id, name, d),
+                            val_bytes * 4,
                         )
                     )
                 throughput = 4 * len(val_bytes) / (time.perf_counter() - start)

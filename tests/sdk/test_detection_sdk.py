@@ -45,6 +45,7 @@ def server(tmp_path_factory):
         detection_epochs=25,
         min_images_per_tag_detection=10,
         allow_private_urls=True,
+        max_advanced_training_s=45,
     )
     live = LiveServer(settings).start()
     yield live
@@ -64,7 +65,15 @@ def trained(server, shared_data: Path):
         assert all(r.image.regions for r in summary.images)
     iteration = wait_for(trainer, project.id, trainer.train_project(project.id).id)
     assert iteration.status == "Completed", iteration.training_error_details
-    return {"trainer": trainer, "project": project, "iteration": iteration, "tag": raccoon, "names": names}
+    photo = (shared_data / "raccoon" / "images" / names[0]).read_bytes()
+    return {
+        "trainer": trainer,
+        "project": project,
+        "iteration": iteration,
+        "tag": raccoon,
+        "names": names,
+        "photo": photo,
+    }
 
 
 def test_finds_the_raccoon_in_a_training_image(trained, server, shared_data: Path) -> None:
@@ -190,3 +199,18 @@ def test_detection_validation(server, shared_data: Path) -> None:
     with pytest.raises(CustomVisionErrorException) as err:
         trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=[outside]))
     assert err.value.error.code == "BadRequestImageRegions"
+
+
+def test_advanced_training_within_its_budget(trained, server) -> None:
+    """Advanced fine-tunes the backbone too; the server caps its budget for this test."""
+    trainer, project = trained["trainer"], trained["project"]
+    iteration = trainer.train_project(project.id, training_type="Advanced", reserved_budget_in_hours=1)
+    assert iteration.training_type == "Advanced" and iteration.reserved_budget_in_hours == 1
+    iteration = wait_for(trainer, project.id, iteration.id)
+    assert iteration.status == "Completed", iteration.training_error_details
+    perf = trainer.get_iteration_performance(project.id, iteration.id, threshold=0.3)
+    assert 0.0 <= perf.average_precision <= 1.0
+    result = trainer.quick_test_image(
+        project.id, iteration_id=iteration.id, image_data=trained["photo"], store=False
+    )
+    assert result.predictions and result.predictions[0].bounding_box is not None
