@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+log = logging.getLogger("bench")
 
 
 class ServerProcess:
@@ -65,3 +69,20 @@ def shared_data() -> Path:
         if (parent / "shared" / "data").is_dir():
             return parent / "shared" / "data"
     return Path("/work/shared/data")
+
+
+def train_and_wait(trainer: Any, project_id: str, **kwargs: object) -> tuple[str, float]:
+    """Start training, log each new phase of trainingMessage, return (iteration id, wall seconds)."""
+    start = time.perf_counter()
+    iteration = trainer.train_project(project_id, **kwargs)
+    last = ""
+    while iteration.status == "Training":
+        time.sleep(0.5)
+        iteration = trainer.get_iteration(project_id, iteration.id)
+        message = iteration.additional_properties.get("trainingMessage", "")
+        if message.split(" ")[:2] != last.split(" ")[:2]:
+            log.info("%6.1f s  %s", time.perf_counter() - start, message)
+        last = message
+    if iteration.status != "Completed":
+        raise SystemExit(f"training failed: {iteration.training_error_details}")
+    return iteration.id, time.perf_counter() - start

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from _server import ServerProcess, shared_data
+from _server import ServerProcess, shared_data, train_and_wait
 from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
 from azure.cognitiveservices.vision.customvision.training.models import (
@@ -63,24 +63,6 @@ def baseline(root: Path) -> dict[str, float]:
         np.mean(head_probabilities(xv, weight, bias, multilabel=False).argmax(1) == yv.argmax(1))
     )
     return {"val_accuracy": round(accuracy, 4), "train_seconds": round(train_s, 1)}
-
-
-def train_and_wait(
-    trainer: CustomVisionTrainingClient, project_id: str, **kwargs: object
-) -> tuple[str, float]:
-    start = time.perf_counter()
-    iteration = trainer.train_project(project_id, **kwargs)
-    last = ""
-    while iteration.status == "Training":
-        time.sleep(0.5)
-        iteration = trainer.get_iteration(project_id, iteration.id)
-        message = iteration.additional_properties.get("trainingMessage", "")
-        if message != last:
-            log.info("%5.1f s  %s", time.perf_counter() - start, message)
-            last = message
-    if iteration.status != "Completed":
-        raise SystemExit(f"training failed: {iteration.training_error_details}")
-    return iteration.id, time.perf_counter() - start
 
 
 def evaluate(

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from _server import ServerProcess, shared_data
+from _server import ServerProcess, shared_data, train_and_wait
 from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
 from azure.cognitiveservices.vision.customvision.training.models import (
@@ -91,24 +91,6 @@ def own_map(truth: list[list[Box]], found: list[list[tuple[float, Box]]]) -> dic
         for iou in np.arange(0.5, 0.96, 0.05)
     ]
     return {"map_50": round(aps[0], 4), "map_50_95": round(float(np.mean(aps)), 4)}
-
-
-def train_and_wait(
-    trainer: CustomVisionTrainingClient, project_id: str, **kwargs: object
-) -> tuple[str, float]:
-    start = time.perf_counter()
-    iteration = trainer.train_project(project_id, **kwargs)
-    last = ""
-    while iteration.status == "Training":
-        time.sleep(1)
-        iteration = trainer.get_iteration(project_id, iteration.id)
-        message = iteration.additional_properties.get("trainingMessage", "")
-        if message.split(" ")[0] != last.split(" ")[0]:
-            log.info("%6.1f s  %s", time.perf_counter() - start, message)
-        last = message
-    if iteration.status != "Completed":
-        raise SystemExit(f"training failed: {iteration.training_error_details}")
-    return iteration.id, time.perf_counter() - start
 
 
 def main() -> None:

@@ -28,6 +28,9 @@ from tagsight.vision.train_classifier import (
 )
 from tagsight.vision.train_detector import DetectionSample, DetectorTrainConfig, train_detector_regular
 
+# What a training produces: the ONNX model, how it was evaluated, and per image (fold, predictions).
+Outcome = tuple[bytes, dict[str, Any], dict[str, tuple[int, list[dict[str, Any]]]]]
+
 
 def model_key(iteration_id: str) -> str:
     return f"models/{iteration_id}.onnx"
@@ -95,7 +98,7 @@ class TrainingRunner:
         tags: list[IterationTag],
         rows: list[IterationImage],
         progress: Callable[..., None],
-    ) -> tuple[bytes, dict[str, Any], dict[str, tuple[int, list[dict[str, Any]]]]]:
+    ) -> Outcome:
         positions = {t.tag_id: t.position for t in tags}
         targets = np.zeros((len(rows), len(tags)), dtype=np.float32)
         for i, row in enumerate(rows):
@@ -129,7 +132,7 @@ class TrainingRunner:
         tags: list[IterationTag],
         rows: list[IterationImage],
         progress: Callable[..., None],
-    ) -> tuple[bytes, dict[str, Any], dict[str, tuple[int, list[dict[str, Any]]]]]:
+    ) -> Outcome:
         positions = {t.tag_id: t.position for t in tags}
         samples = []
         for row in rows:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,18 +18,9 @@ from azure.cognitiveservices.vision.customvision.training.models import (
     ImageFileCreateEntry,
     PredictionQueryToken,
 )
+from training_helpers import wait_for
 
 PER_TAG = 15
-
-
-def wait_for(trainer, project_id: str, iteration_id: str, timeout: float = 300):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        iteration = trainer.get_iteration(project_id, iteration_id)
-        if iteration.status != "Training":
-            return iteration
-        time.sleep(0.5)
-    raise AssertionError("training did not finish")
 
 
 def upload_folder(trainer, project_id: str, folder: Path, tag_ids: list[str], n: int, skip: int = 0) -> list:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from azure.cognitiveservices.vision.customvision.training.models import (
     Region,
 )
 from raccoon import raccoon_boxes, raccoon_entry, raccoon_names
+from training_helpers import wait_for
 
 GENERAL_DETECTION = "da2e3a8a-40a5-4171-82f4-58522f70fbc1"
 TRAIN_IMAGES = 16
@@ -23,16 +23,6 @@ def iou(a, b) -> float:
     ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
     inter = iw * ih
     return inter / (a[2] * a[3] + b[2] * b[3] - inter)
-
-
-def wait_for(trainer, project_id: str, iteration_id: str, timeout: float = 600):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        iteration = trainer.get_iteration(project_id, iteration_id)
-        if iteration.status != "Training":
-            return iteration
-        time.sleep(0.5)
-    raise AssertionError("training did not finish")
 
 
 @pytest.fixture(scope="module")

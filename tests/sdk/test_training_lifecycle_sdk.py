@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import imagegen
@@ -15,18 +14,9 @@ from azure.cognitiveservices.vision.customvision.training.models import (
     ImageIdCreateEntry,
     PredictionQueryToken,
 )
+from training_helpers import wait_for
 
 from tagsight.training import jobs
-
-
-def wait_for(trainer, project_id: str, iteration_id: str, timeout: float = 300):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        iteration = trainer.get_iteration(project_id, iteration_id)
-        if iteration.status != "Training":
-            return iteration
-        time.sleep(0.3)
-    raise AssertionError("training did not finish")
 
 
 def upload(trainer, project_id: str, files: list[Path], tag_ids: list[str]) -> list:
