@@ -19,9 +19,14 @@ from tagsight.vision.backbones import Backbone
 
 
 class ImageClassifier(nn.Module):
-    def __init__(self, backbone: Backbone, num_classes: int, *, multilabel: bool) -> None:
+    def __init__(
+        self, backbone: Backbone, num_classes: int, *, multilabel: bool, input_size: int | None = None
+    ) -> None:
         super().__init__()
         self.backbone = backbone
+        # Convolutions accept any size; a larger input than the backbone was trained at often
+        # gives better features (the "FixRes" effect), at a higher inference cost.
+        self._input_size = input_size or int(backbone.cfg.input_size)
         self.multilabel = multilabel
         self.head = nn.Linear(backbone.feature_dim, num_classes)
         cfg = backbone.cfg
@@ -31,7 +36,7 @@ class ImageClassifier(nn.Module):
 
     @property
     def input_size(self) -> int:
-        return int(self.backbone.cfg.input_size)
+        return self._input_size
 
     def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
         """uint8 (N, S, S, 3) → float (N, 3, S, S), normalised as the backbone expects."""

@@ -52,6 +52,7 @@ class TrainingImage:
 class ClassifierTrainConfig:
     backbone: str = "efficientnet_lite2"
     multilabel: bool = False
+    input_size: int | None = None  # None: the backbone's own
     c: float = 1.0  # inverse L2 strength, as scikit-learn's LogisticRegression
     folds: int = 5  # k-fold cross-validation for the performance figures...
     holdout_above: int = 2000  # ...or, above this many images, one 20% holdout split
@@ -76,13 +77,16 @@ class FeaturesOnly(torch.nn.Module):
         return self.model.features(pixels)
 
 
-def feature_model(backbone: str, cache: FeatureCache) -> OnnxModel:
+def feature_model(backbone: str, cache: FeatureCache, input_size: int | None = None) -> OnnxModel:
     """The backbone as an ONNX features model (uint8 NHWC in, pooled features out)."""
-    key = f"feature-models/{backbone}-{FEATURES_VERSION}.onnx"
+    key = f"feature-models/{backbone}{_size_tag(input_size)}-{FEATURES_VERSION}.onnx"
     model_bytes = cache.get_bytes(key)
     if model_bytes is None:
         classifier = ImageClassifier(
-            create_backbone(backbone, pretrained=True, num_classes=0), 1, multilabel=False
+            create_backbone(backbone, pretrained=True, num_classes=0),
+            1,
+            multilabel=False,
+            input_size=input_size,
         )
         size = classifier.input_size
         model_bytes = export_onnx(
@@ -99,11 +103,11 @@ def embed(
     images: Sequence[TrainingImage], *, cfg: ClassifierTrainConfig, cache: FeatureCache, progress: Progress
 ) -> np.ndarray:
     """(N, D) features; only images missing from the cache are decoded and run."""
-    prefix = f"{cfg.backbone}-{FEATURES_VERSION}"
+    prefix = f"{cfg.backbone}{_size_tag(cfg.input_size)}-{FEATURES_VERSION}"
     found = [cache.get(f"{prefix}/{image.content_hash}") for image in images]
     missing = [i for i, f in enumerate(found) if f is None]
     if missing:
-        model = feature_model(cfg.backbone, cache)
+        model = feature_model(cfg.backbone, cache, cfg.input_size)
         size = model.input_size
         for start in range(0, len(missing), cfg.batch_size):
             chunk = missing[start : start + cfg.batch_size]
@@ -116,6 +120,11 @@ def embed(
             done = start + len(chunk)
             progress(0.05 + 0.75 * done / len(missing), f"Embedded {done} of {len(missing)} new images")
     return np.stack([np.asarray(f, dtype=np.float32) for f in found])
+
+
+def _size_tag(input_size: int | None) -> str:
+    # Features at the backbone's own size keep the original key, so existing caches stay valid.
+    return "" if input_size is None else f"-s{input_size}"
 
 
 def assign_folds(targets: np.ndarray, cfg: ClassifierTrainConfig) -> np.ndarray:
@@ -167,7 +176,10 @@ def train_regular(
     progress(0.88, "Fitting the final model")
     weight, bias = fit_linear_head(features, targets, multilabel=cfg.multilabel, c=cfg.c)
     model = ImageClassifier(
-        create_backbone(cfg.backbone, pretrained=True, num_classes=0), len(labels), multilabel=cfg.multilabel
+        create_backbone(cfg.backbone, pretrained=True, num_classes=0),
+        len(labels),
+        multilabel=cfg.multilabel,
+        input_size=cfg.input_size,
     )
     with torch.no_grad():
         model.head.weight.copy_(torch.from_numpy(weight))
