@@ -23,6 +23,7 @@ from torch import nn
 
 from tagsight.vision.backbones import create_backbone
 from tagsight.vision.box_augment import augment
+from tagsight.vision.classifier import single_thread
 from tagsight.vision.detection_loss import detection_loss
 from tagsight.vision.detector import Detector, DetectorConfig
 from tagsight.vision.export import export_onnx
@@ -136,6 +137,21 @@ def train_head(
     progress: Callable[[float], None],
 ) -> None:
     """Fit pyramid and head on the cached maps of the views listed in ``use``."""
+    # Small convolutions: one thread is barely slower than two on an idle machine, and many
+    # times faster when another process (or the server answering requests) holds a core.
+    with single_thread():
+        _train_head(detector, views, use, cfg, deadline=deadline, progress=progress)
+
+
+def _train_head(
+    detector: Detector,
+    views: Views,
+    use: list[int],
+    cfg: DetectorTrainConfig,
+    *,
+    deadline: float,
+    progress: Callable[[float], None],
+) -> None:
     torch.manual_seed(cfg.seed)
     params = [*detector.pyramid.parameters(), *detector.head.parameters()]
     optimiser = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -115,3 +115,60 @@ def test_exported_detector_matches_torch() -> None:
     assert (out["boxes"][0] >= 0).all() and (
         out["boxes"][0][:, :2] + out["boxes"][0][:, 2:] <= 1 + 1e-5
     ).all()
+
+
+def test_own_ap_matches_pycocotools_on_random_detections() -> None:
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    rng = np.random.default_rng(7)
+    truth, found = [], []
+    for _ in range(12):
+        boxes = [
+            tuple(rng.uniform(0.0, 0.5, 2)) + tuple(rng.uniform(0.1, 0.5, 2))
+            for _ in range(rng.integers(1, 4))
+        ]
+        truth.append([(0, b) for b in boxes])
+        # Jittered copies of the truth, plus clutter, with random scores.
+        dets = [(0, float(rng.uniform()), tuple(np.array(b) + rng.normal(0, 0.03, 4))) for b in boxes]
+        dets += [(0, float(rng.uniform()), tuple(rng.uniform(0.0, 0.5, 2)) + (0.2, 0.2)) for _ in range(3)]
+        found.append(dets)
+    gt = COCO()
+    gt.dataset = {
+        "images": [{"id": i} for i in range(len(truth))],
+        "categories": [{"id": 1}],
+        "annotations": [
+            {
+                "id": 1 + 10 * i + j,
+                "image_id": i,
+                "category_id": 1,
+                "iscrowd": 0,
+                "bbox": [v * 1000 for v in b],
+                "area": b[2] * b[3] * 1e6,
+            }
+            for i, boxes in enumerate(truth)
+            for j, (_, b) in enumerate(boxes)
+        ],
+    }
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+        dt = gt.loadRes(
+            [
+                {"image_id": i, "category_id": 1, "bbox": [v * 1000 for v in b], "score": s}
+                for i, dets in enumerate(found)
+                for _, s, b in dets
+            ]
+        )
+        coco = COCOeval(gt, dt, "bbox")
+        coco.evaluate()
+        coco.accumulate()
+        coco.summarize()
+    ours = [
+        detection_figures(truth, found, 1, threshold=0.5, iou_threshold=t)[0].average_precision
+        for t in np.arange(0.5, 0.96, 0.05)
+    ]
+    assert ours[0] == pytest.approx(coco.stats[1], abs=1e-6)  # AP@0.5
+    assert float(np.mean(ours)) == pytest.approx(coco.stats[0], abs=1e-6)  # AP@0.5:0.95
