@@ -62,7 +62,9 @@ def server(tmp_path_factory, shared_data: Path):
     from conftest import LiveServer, make_settings
 
     # Loopback URLs allowed so this test can serve its own photo.
-    live = LiveServer(make_settings(tmp_path_factory.mktemp("cls"), allow_private_urls=True)).start()
+    live = LiveServer(
+        make_settings(tmp_path_factory.mktemp("cls"), allow_private_urls=True, max_advanced_training_s=40)
+    ).start()
     yield live
     live.stop()
 
@@ -218,3 +220,18 @@ def test_training_validation(server, shared_data: Path) -> None:
     with pytest.raises(CustomVisionErrorException) as err:
         trainer.train_project(project.id, training_type="Advanced", reserved_budget_in_hours=0)
     assert err.value.error.code == "BadRequestReservedBudgetInHoursNotEnoughForAdvancedTraining"
+
+
+def test_advanced_training_fine_tunes_within_its_budget(trained, shared_data: Path) -> None:
+    trainer, project = trained["trainer"], trained["project"]
+    iteration = trainer.train_project(project.id, training_type="Advanced", reserved_budget_in_hours=1)
+    assert iteration.training_type == "Advanced" and iteration.status == "Training"
+    iteration = wait_for(trainer, project.id, iteration.id)
+    assert iteration.status == "Completed", iteration.training_error_details
+    perf = trainer.get_iteration_performance(project.id, iteration.id)
+    assert 0.5 <= perf.precision <= 1.0
+    # Performance comes from the held-out split only.
+    assert 1 <= trainer.get_image_performance_count(project.id, iteration.id) < 2 * PER_TAG
+    bee = sorted((shared_data / "hymenoptera" / "val" / "bees").glob("*.jpg"))[3].read_bytes()
+    result = trainer.quick_test_image(project.id, bee, iteration_id=iteration.id, store=False)
+    assert result.predictions[0].tag_name == "bee"
