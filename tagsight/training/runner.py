@@ -17,6 +17,7 @@ from tagsight.store.repos import iterations as iteration_repo
 from tagsight.store.tables import Iteration, IterationImage, IterationTag
 from tagsight.training import jobs
 from tagsight.training.worker import JobFailed
+from tagsight.vision.backbones import get_backbone_cfg
 from tagsight.vision.finetune import FinetuneConfig, train_advanced
 from tagsight.vision.finetune_detector import DetectorFinetuneConfig, train_detector_advanced
 from tagsight.vision.imageio import ImageRejected
@@ -110,7 +111,10 @@ class TrainingRunner:
         trained: TrainedClassifier
         if iteration.training_type == "Advanced":
             advanced = FinetuneConfig(
-                backbone=iteration.backbone, multilabel=multilabel, budget_s=self.budget_s(iteration)
+                backbone=iteration.backbone,
+                multilabel=multilabel,
+                input_size=fixres_size(iteration.backbone),
+                budget_s=self.budget_s(iteration),
             )
             trained = train_advanced(images, targets, labels, advanced, cache=self.cache, progress=progress)
         else:
@@ -163,6 +167,11 @@ class TrainingRunner:
                     [detection_dict(tags[c].tag_id, score, box) for c, score, box in found],
                 )
         return trained.onnx, trained.evaluation, predictions
+
+
+def fixres_size(backbone: str) -> int:
+    """Advanced models run at 1.5x the backbone's size, a multiple of 32 (see FinetuneConfig)."""
+    return int(round(get_backbone_cfg(backbone).input_size * 1.5 / 32) * 32)
 
 
 def detection_dict(tag_id: str, probability: float, box: tuple[float, ...]) -> dict[str, Any]:

@@ -51,6 +51,10 @@ Progress = Callable[[float, str], None]
 class FinetuneConfig:
     backbone: str = "efficientnet_lite2"
     multilabel: bool = False
+    # Inference (and held-out scoring) side; None is the backbone's own. Larger than the training
+    # views on purpose: on hymenoptera, frozen Lite2 features reach 0.961 val accuracy at 260 px,
+    # 0.967 at 320 and 0.974 at 384 (the FixRes effect), at a higher inference cost.
+    input_size: int | None = None
     budget_s: float = 3600.0  # hard wall-clock bound for the whole call, export included
     max_epochs: int = 15
     patience: int = 4  # epochs without a better held-out loss before stopping
@@ -121,7 +125,8 @@ def build_model(cfg: FinetuneConfig, classes: int, *, pretrained: bool = True) -
     if not isinstance(backbone, EfficientNetLite):
         # The frozen/trained split below walks EfficientNetLite's blocks.
         raise ValueError(f"Advanced training supports EfficientNet-Lite backbones, not {cfg.backbone!r}")
-    return ImageClassifier(backbone, classes, multilabel=cfg.multilabel)
+    # Evaluation mode from the start: in training mode BatchNorm would use (and learn) batch statistics.
+    return ImageClassifier(backbone, classes, multilabel=cfg.multilabel, input_size=cfg.input_size).eval()
 
 
 def blocks(model: ImageClassifier) -> nn.ModuleList:
@@ -138,6 +143,8 @@ def frozen_prefix(model: ImageClassifier, pixels: torch.Tensor, frozen: int) -> 
     """uint8 (B, S, S, 3) → activations entering the first trained block; no autograd."""
     backbone = model.backbone
     assert isinstance(backbone, EfficientNetLite)
+    prefix = [backbone._conv_stem, backbone._bn0, *blocks(model)[:frozen]]
+    assert not any(m.training for m in prefix), "frozen blocks must run in evaluation mode"
     with torch.no_grad():
         x = backbone._stem(model.normalise(pixels))
         for block in blocks(model)[:frozen]:
@@ -226,7 +233,10 @@ def holdout_loss(probabilities: np.ndarray, targets: np.ndarray, multilabel: boo
 def export_classifier(state: dict[str, torch.Tensor], labels: Sequence[str], cfg: FinetuneConfig) -> bytes:
     """The trained weights in a freshly built classifier, exported exactly as Regular's model."""
     model = ImageClassifier(
-        create_backbone(cfg.backbone, pretrained=False, num_classes=0), len(labels), multilabel=cfg.multilabel
+        create_backbone(cfg.backbone, pretrained=False, num_classes=0),
+        len(labels),
+        multilabel=cfg.multilabel,
+        input_size=cfg.input_size,
     )
     model.load_state_dict(state, strict=True)
     size = model.input_size
@@ -263,7 +273,9 @@ def train_advanced(
 
         # Epoch 0: Regular's logistic regression on cached features, fitted without the held-out images.
         progress(0.01, "Preparing the backbone")
-        regular = ClassifierTrainConfig(backbone=cfg.backbone, multilabel=cfg.multilabel, c=cfg.c)
+        regular = ClassifierTrainConfig(
+            backbone=cfg.backbone, multilabel=cfg.multilabel, c=cfg.c, input_size=cfg.input_size
+        )
         features = embed(images, cfg=regular, cache=cache, progress=lambda f, m: progress(0.01 + 0.14 * f, m))
         weight, bias = fit_linear_head(features[train_idx], targets[train_idx], multilabel=cfg.multilabel, c=cfg.c)
         model = build_model(cfg, classes)
