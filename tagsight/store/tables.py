@@ -217,3 +217,39 @@ class StoredPrediction(Base):
     results: Mapped[list[dict[str, Any]]] = mapped_column(
         default=list
     )  # [{"tagId","tagName","probability",...}]
+
+
+class Export(Base):
+    """A model export of an iteration (Azure's export_iteration); the zip lives in the blob store."""
+
+    __tablename__ = "exports"
+    __table_args__ = (
+        UniqueConstraint("iteration_id", "platform", "flavor", name="uq_exports_iteration_target"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    iteration_id: Mapped[str] = mapped_column(ForeignKey("iterations.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    # "" when the caller named no flavor: a unique key over NULLs would not stop duplicates.
+    flavor: Mapped[str] = mapped_column(String(32), default="")
+    status: Mapped[str] = mapped_column(String(16))  # Exporting | Done | Failed
+    blob_key: Mapped[str | None] = mapped_column(String(256), default=None)
+    size_bytes: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    finished: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Suggestion(Base):
+    """Suggested tags or regions for one image by one iteration, cached: asking again is free."""
+
+    __tablename__ = "suggestions"
+    __table_args__ = (Index("ix_suggestions_iteration_uncertainty", "iteration_id", "uncertainty"),)
+
+    iteration_id: Mapped[str] = mapped_column(
+        ForeignKey("iterations.id", ondelete="CASCADE"), primary_key=True
+    )
+    image_id: Mapped[str] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    uncertainty: Mapped[float] = mapped_column(Float)
+    predictions: Mapped[list[dict[str, Any]]] = mapped_column(default=list)  # as Azure's Prediction
+    created: Mapped[datetime] = mapped_column(default=utcnow)
