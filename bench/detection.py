@@ -21,7 +21,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 from _server import ServerProcess, shared_data, train_and_wait
 from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
@@ -33,7 +32,7 @@ from azure.cognitiveservices.vision.customvision.training.models import (
 from msrest.authentication import ApiKeyCredentials
 
 from tagsight.datasets.voc import read_voc
-from tagsight.vision.metrics import detection_figures
+from tagsight.vision.metrics import coco_maps
 
 log = logging.getLogger("bench.detection")
 GENERAL_DETECTION = "da2e3a8a-40a5-4171-82f4-58522f70fbc1"
@@ -84,13 +83,10 @@ def coco_map(truth: list[list[Box]], found: list[list[tuple[float, Box]]]) -> di
 
 
 def own_map(truth: list[list[Box]], found: list[list[tuple[float, Box]]]) -> dict[str, float]:
-    t = [[(0, b) for b in boxes] for boxes in truth]
-    d = [[(0, s, b) for s, b in items] for items in found]
-    aps = [
-        detection_figures(t, d, 1, threshold=0.5, iou_threshold=iou)[0].average_precision
-        for iou in np.arange(0.5, 0.96, 0.05)
-    ]
-    return {"map_50": round(aps[0], 4), "map_50_95": round(float(np.mean(aps)), 4)}
+    map_50, map_50_95 = coco_maps(
+        [[(0, b) for b in boxes] for boxes in truth], [[(0, s, b) for s, b in items] for items in found], 1
+    )
+    return {"map_50": round(map_50, 4), "map_50_95": round(map_50_95, 4)}
 
 
 def main() -> None:

@@ -165,3 +165,17 @@ def detection_figures(
         float(np.mean(with_truth)) if with_truth else 0.0,
     )
     return overall, per_class
+
+
+COCO_IOUS = tuple(round(0.5 + 0.05 * k, 2) for k in range(10))  # 0.50, 0.55, ..., 0.95
+
+
+def coco_maps(
+    truth: list[list[tuple[int, Box]]], detections: list[list[tuple[int, float, Box]]], num_classes: int
+) -> tuple[float, float]:
+    """(mAP@0.5, mAP@0.5:0.95): COCO's headline figures, the second averaged over ten IoU thresholds."""
+    maps = []
+    for iou in COCO_IOUS:
+        overall, _ = detection_figures(truth, detections, num_classes, threshold=0.5, iou_threshold=iou)
+        maps.append(overall.average_precision)
+    return maps[0], float(np.mean(maps))
