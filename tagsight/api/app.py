@@ -9,13 +9,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tagsight import __version__
-from tagsight.api import image_links
-from tagsight.api.azure import prediction, training_images, training_iterations, training_projects
+from tagsight.api import export_files, image_links
+from tagsight.api.azure import (
+    prediction,
+    training_exports,
+    training_images,
+    training_iterations,
+    training_projects,
+)
 from tagsight.api.deps import Services
 from tagsight.api.errors import install_error_handlers
 from tagsight.api.paths import NormalisePathMiddleware
 from tagsight.api.portal import routes as portal
 from tagsight.config import Settings
+from tagsight.services.exports import ExportService
 from tagsight.services.image_files import ImageFiles
 from tagsight.services.images import ImageService
 from tagsight.services.iterations import IterationService
@@ -94,6 +101,7 @@ def build_services(settings: Settings) -> Services:
             db,
             TrainingRunner(db, blobs, detection=detection, max_advanced_s=settings.max_advanced_training_s),
         ),
+        exports=ExportService(db, blobs),
     )
 
 
@@ -104,9 +112,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.services = services
         if settings.embedded_worker:
             services.worker.start()
+        services.exports.start()
         try:
             yield
         finally:
+            services.exports.stop()
             services.worker.stop()
 
     app = FastAPI(title="Tagsight", version=__version__, lifespan=lifespan)
@@ -118,6 +128,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(training_projects.router, prefix=prefix, include_in_schema=documented)
         app.include_router(training_images.router, prefix=prefix, include_in_schema=documented)
         app.include_router(training_iterations.router, prefix=prefix, include_in_schema=documented)
+        app.include_router(training_exports.router, prefix=prefix, include_in_schema=documented)
     for version in PREDICTION_VERSIONS:
         app.include_router(
             prediction.router,
@@ -125,6 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
             include_in_schema=version == PREDICTION_VERSIONS[-1],
         )
     app.include_router(image_links.router)
+    app.include_router(export_files.router)
     app.include_router(portal.router)
     app.mount(portal.STATIC_PREFIX, portal.static_files(), name="portal")
     app.add_middleware(NormalisePathMiddleware)

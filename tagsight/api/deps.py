@@ -11,6 +11,7 @@ from fastapi import Depends, Query, Request
 
 from tagsight.config import Settings
 from tagsight.errors import BadRequest, ErrorCode, Unauthorized
+from tagsight.services.exports import ExportService
 from tagsight.services.image_files import ImageFiles
 from tagsight.services.images import ImageService
 from tagsight.services.iterations import IterationService
@@ -47,6 +48,7 @@ class Services:
     stored_predictions: StoredPredictionService
     proposals: ProposalService
     worker: TrainingWorker
+    exports: ExportService
 
 
 def get_services(request: Request) -> Services:

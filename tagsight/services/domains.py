@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tagsight.errors import ErrorCode, NotFound
+from tagsight.vision.exporters import find_exporter
 
 CLASSIFICATION = "Classification"
 OBJECT_DETECTION = "ObjectDetection"
@@ -169,3 +170,12 @@ def get_domain(domain_id: str) -> Domain:
 
 def backbone_for_domain(domain_id: str) -> str:
     return get_domain(domain_id).backbone
+
+
+def export_platforms(domain: Domain) -> list[str]:
+    """The domain's export platforms that this server can produce (converters installed).
+
+    ``exportable_platforms`` is Azure's list for the domain (what a project may target); this is
+    what ``exportablePlatforms`` and an iteration's ``exportableTo`` report.
+    """
+    return [p for p in domain.exportable_platforms if not find_exporter(p, None).missing()]

@@ -27,9 +27,7 @@ class AugmentConfig:
     jitter: float = 0.2  # brightness, contrast and saturation each scaled by 1 ± up to this
 
 
-def crop_box(
-    size: int, rng: np.random.Generator, cfg: AugmentConfig
-) -> tuple[float, float, float, float]:
+def crop_box(size: int, rng: np.random.Generator, cfg: AugmentConfig) -> tuple[float, float, float, float]:
     """(left, top, right, bottom) of a random crop of a size x size square."""
     if rng.random() < cfg.full_view:
         return 0.0, 0.0, float(size), float(size)
@@ -62,9 +60,7 @@ def random_view(square: np.ndarray, size: int, rng: np.random.Generator, cfg: Au
     box = crop_box(side, rng, cfg)
     # One bilinear resample for crop and resize together (Pillow's box argument); reducing_gap
     # as model_pixels, so a full view is exactly what inference would feed at this size.
-    view = Image.fromarray(square).resize(
-        (size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=3.0
-    )
+    view = Image.fromarray(square).resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=3.0)
     pixels = np.asarray(view, dtype=np.uint8)
     if cfg.flip and rng.random() < 0.5:
         pixels = pixels[:, ::-1]

@@ -368,3 +368,16 @@ class ImageRegionProposal(Wire):
     project_id: str
     image_id: str
     proposals: list[RegionProposal]
+
+
+# --- exports -----------------------------------------------------------------------------------
+
+
+class ExportOut(Wire):
+    platform: str
+    status: str
+    download_uri: str | None = None
+    flavor: str | None = None
+    newer_version_available: bool = False
+    # Tagsight addition: why a Failed export failed.
+    export_error_details: str | None = None

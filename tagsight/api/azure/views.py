@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from tagsight.api.azure import schemas as s
-from tagsight.services.domains import Domain, find_domain
+from tagsight.services.domains import Domain, export_platforms, find_domain
+from tagsight.services.exports import DONE, export_path
 from tagsight.services.iterations import ImagePerformanceView, Performance
 from tagsight.services.links import LinkSigner, image_path
 from tagsight.services.prediction import PredictionResult
 from tagsight.services.tags import TagView
-from tagsight.store.tables import Image, Iteration, Project, StoredPrediction
+from tagsight.store.tables import Export, Image, Iteration, Project, StoredPrediction
 from tagsight.vision.metrics import Figures
 
 
@@ -21,7 +22,7 @@ def domain_out(d: Domain) -> s.DomainOut:
         type=d.type,
         exportable=d.exportable,
         enabled=d.enabled,
-        exportable_platforms=list(d.exportable_platforms),
+        exportable_platforms=export_platforms(d),
         model_information=s.ModelInformation(
             estimated_model_size_in_megabytes=d.estimated_size_mb, description=d.description
         ),
@@ -109,7 +110,7 @@ def iteration_out(it: Iteration) -> s.IterationOut:
         trained_at=it.trained_at,
         project_id=it.project_id,
         exportable=exportable,
-        exportable_to=list(domain.exportable_platforms) if exportable and domain else [],
+        exportable_to=export_platforms(domain) if exportable and domain else [],
         domain_id=it.domain_id,
         classification_type=it.classification_type,
         training_type=it.training_type,
@@ -120,6 +121,18 @@ def iteration_out(it: Iteration) -> s.IterationOut:
         training_error_details=it.training_error_details,
         training_progress=round(it.progress, 4),
         training_message=it.progress_message,
+    )
+
+
+def export_out(export: Export, base_url: str, signer: LinkSigner) -> s.ExportOut:
+    done = export.status == DONE
+    return s.ExportOut(
+        platform=export.platform,
+        status=export.status,
+        download_uri=base_url.rstrip("/") + signer.sign(export_path(export.id)) if done else None,
+        flavor=export.flavor or None,
+        newer_version_available=False,
+        export_error_details=export.error if export.status == "Failed" else None,
     )
 
 

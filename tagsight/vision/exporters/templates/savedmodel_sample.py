@@ -1,0 +1,30 @@
+"""Run the exported TensorFlow SavedModel on one image.
+
+pip install tensorflow numpy pillow
+python sample.py photo.jpg
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import tensorflow as tf
+from postprocess import predictions
+from preprocess import prepare
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(image_path: str) -> None:
+    metadata = json.loads((HERE / "metadata.json").read_text())
+    serve = tf.saved_model.load(str(HERE / "saved_model")).signatures["serving_default"]
+    pixels = prepare(Path(image_path).read_bytes(), metadata["input"]["size"])
+    outputs = {name: value.numpy() for name, value in serve(image=tf.constant(pixels)).items()}
+    for p in predictions(metadata, outputs)[:10]:
+        print(f"{p['tagName']:<30} {p['probability']:.4f} {p.get('boundingBox') or ''}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
