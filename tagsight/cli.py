@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tagsight import __version__
+from tagsight.cli_datasets import add_dataset_commands
 from tagsight.config import Settings
 
 
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="bring the database to the latest schema")
     data_dir_flag(mig)
     mig.set_defaults(func=cmd_migrate)
+    add_dataset_commands(sub)
     return parser
 
 

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tagsight import __version__
-from tagsight.api import export_files, image_links
+from tagsight.api import datasets, export_files, image_links
 from tagsight.api.azure import (
     prediction,
     training_exports,
@@ -22,6 +22,7 @@ from tagsight.api.errors import install_error_handlers
 from tagsight.api.paths import NormalisePathMiddleware
 from tagsight.api.portal import routes as portal
 from tagsight.config import Settings
+from tagsight.services.datasets import DatasetService
 from tagsight.services.exports import ExportService
 from tagsight.services.image_files import ImageFiles
 from tagsight.services.images import ImageService
@@ -67,7 +68,8 @@ def build_services(settings: Settings) -> Services:
     keys = effective_keys(settings)
     limits = settings.limits
     blobs = LocalBlobStore(settings.blob_dir)
-    files = ImageFiles(blobs, db)
+    # The same lock file as `tagsight dataset import`, which may run beside the server.
+    files = ImageFiles(blobs, db, lock_path=settings.data_dir / "blobs.lock")
     files.sweep()
     rules = TrainingRules(
         min_images_per_tag=settings.min_images_per_tag,
@@ -97,6 +99,7 @@ def build_services(settings: Settings) -> Services:
         predictions=predictions,
         stored_predictions=StoredPredictionService(db, files),
         proposals=ProposalService(db, files, predictions, BlobFeatureCache(blobs)),
+        datasets=DatasetService(db, files, limits),
         worker=TrainingWorker(
             db,
             TrainingRunner(db, blobs, detection=detection, max_advanced_s=settings.max_advanced_training_s),
@@ -136,6 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
             include_in_schema=version == PREDICTION_VERSIONS[-1],
         )
     app.include_router(image_links.router)
+    app.include_router(datasets.router)
     app.include_router(export_files.router)
     app.include_router(portal.router)
     app.mount(portal.STATIC_PREFIX, portal.static_files(), name="portal")

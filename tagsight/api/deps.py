@@ -11,6 +11,7 @@ from fastapi import Depends, Query, Request
 
 from tagsight.config import Settings
 from tagsight.errors import BadRequest, ErrorCode, Unauthorized
+from tagsight.services.datasets import DatasetService
 from tagsight.services.exports import ExportService
 from tagsight.services.image_files import ImageFiles
 from tagsight.services.images import ImageService
@@ -47,6 +48,7 @@ class Services:
     predictions: PredictionService
     stored_predictions: StoredPredictionService
     proposals: ProposalService
+    datasets: DatasetService
     worker: TrainingWorker
     exports: ExportService
 

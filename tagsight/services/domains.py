@@ -151,6 +151,7 @@ DOMAINS: tuple[Domain, ...] = (
 _BY_ID = {d.id: d for d in DOMAINS}
 
 DEFAULT_CLASSIFICATION_DOMAIN = "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31"
+DEFAULT_DETECTION_DOMAIN = "da2e3a8a-40a5-4171-82f4-58522f70fbc1"  # General (object detection)
 
 
 def list_domains() -> list[Domain]:

@@ -3,7 +3,8 @@
 Originals are stored once per content hash and shared by every project holding the same file.
 A blob is written before the rows that reference it commit and removed once no row references
 it; ``lock`` serialises those two steps so a delete never removes a blob that an upload in flight
-is about to reference.
+is about to reference. Given a ``lock_path``, the lock also holds an advisory file lock there, so
+separate processes on one data folder (the server and ``tagsight dataset import``) serialise too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: the lock then covers this process only
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,11 +30,47 @@ from tagsight.vision.imageio import PreparedImage
 log = logging.getLogger(__name__)
 
 
+class GcLock:
+    """A re-entrant lock for threads that, held from outside, also holds ``path`` locked (flock)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._threads = threading.RLock()
+        self._path = path
+        self._depth = 0  # only changed by the thread holding _threads
+        self._file: IO[bytes] | None = None
+
+    def __enter__(self) -> GcLock:
+        self._threads.acquire()
+        if self._depth == 0 and self._path is not None and fcntl is not None:
+            try:
+                self._file = self._path.open("ab")
+                fcntl.flock(self._file, fcntl.LOCK_EX)
+            except BaseException:
+                self._close()
+                self._threads.release()
+                raise
+        self._depth += 1
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._close()
+        self._threads.release()
+
+    def _close(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the file releases its flock
+            self._file = None
+
+
 class ImageFiles:
-    def __init__(self, blobs: BlobStore, db: sessionmaker[Session]) -> None:
+    def __init__(self, blobs: BlobStore, db: sessionmaker[Session], *, lock_path: Path | None = None) -> None:
         self.blobs = blobs
         self.db = db
-        self.lock = threading.RLock()
+        self.lock = GcLock(lock_path)
 
     def put(self, image: PreparedImage, created: list[str]) -> None:
         """Store original and thumbnail, appending each key written to ``created`` (for rollback)."""

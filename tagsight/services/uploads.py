@@ -37,6 +37,8 @@ class UploadEntry:
     tag_ids: list[str] = field(default_factory=list)
     regions: list[RegionBox] = field(default_factory=list)
     error: tuple[str, str] | None = None  # (Azure status, message)
+    # This image's own metadata, merged over the batch's (dataset imports keep each file name).
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -102,8 +104,9 @@ class UploadService:
                 ErrorCode.BadRequestImageTags,
                 f"A batch applies at most {self.limits.tags_per_batch} tags; got {len(set(batch_tag_ids))}.",
             )
-        if metadata:
-            validate_metadata(metadata, self.limits)
+        for extra in [metadata, *(e.metadata for e in entries)]:
+            if extra:
+                validate_metadata({**(metadata or {}), **extra}, self.limits)
 
     def _resolve_tags(
         self, session: Session, project_id: str, entries: Sequence[UploadEntry], batch_tag_ids: Sequence[str]
@@ -213,7 +216,7 @@ class UploadService:
             width=item.width,
             height=item.height,
             format=item.format,
-            metadata_=dict(metadata),
+            metadata_={**metadata, **entry.metadata},
         )
         tag_ids = list(dict.fromkeys([*batch_tag_ids, *entry.tag_ids, *(r.tag_id for r in entry.regions)]))
         image.tags = [ImageTag(tag_id=t, tag=tags[t]) for t in tag_ids]
