@@ -30,6 +30,7 @@ from tagsight.services.iterations import IterationService
 from tagsight.services.labels import LabelService
 from tagsight.services.links import LinkSigner
 from tagsight.services.prediction import ModelCache, PredictionService, StoredPredictionService
+from tagsight.services.project_copy import ImportTokens, ProjectCopyService
 from tagsight.services.projects import ProjectService
 from tagsight.services.proposals import ProposalService
 from tagsight.services.tags import TagService
@@ -100,6 +101,7 @@ def build_services(settings: Settings) -> Services:
         stored_predictions=StoredPredictionService(db, files),
         proposals=ProposalService(db, files, predictions, BlobFeatureCache(blobs)),
         datasets=DatasetService(db, files, limits),
+        project_copy=ProjectCopyService(db, files, limits, ImportTokens(keys.signing_secret)),
         worker=TrainingWorker(
             db,
             TrainingRunner(db, blobs, detection=detection, max_advanced_s=settings.max_advanced_training_s),

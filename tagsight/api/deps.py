@@ -19,6 +19,7 @@ from tagsight.services.iterations import IterationService
 from tagsight.services.labels import LabelService
 from tagsight.services.links import LinkSigner
 from tagsight.services.prediction import PredictionService, StoredPredictionService
+from tagsight.services.project_copy import ProjectCopyService
 from tagsight.services.projects import ProjectService
 from tagsight.services.proposals import ProposalService
 from tagsight.services.tags import TagService
@@ -49,6 +50,7 @@ class Services:
     stored_predictions: StoredPredictionService
     proposals: ProposalService
     datasets: DatasetService
+    project_copy: ProjectCopyService
     worker: TrainingWorker
     exports: ExportService
 

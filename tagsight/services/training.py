@@ -11,7 +11,7 @@ import hashlib
 import re
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -48,6 +48,26 @@ class TrainRequest:
 
 def _fail(code: ErrorCode, message: str) -> BadRequest:
     return BadRequest(code, message)
+
+
+Box = tuple[str, float, float, float, float]  # (tag id, left, top, width, height)
+
+
+def data_fingerprint(
+    domain_id: str,
+    classification_type: str | None,
+    training_type: str,
+    images: Iterable[tuple[str, Sequence[str], Sequence[Box]]],
+) -> str:
+    """Identifies labelled data as trained: (content hash, sorted tag ids, boxes) per image.
+
+    A project copy recomputes it with the copy's ids, so "nothing changed" holds there too.
+    """
+    digest = hashlib.sha256()
+    digest.update(f"{domain_id}|{classification_type}|{training_type}".encode())
+    for content_hash, tag_ids, boxes in sorted(images, key=lambda item: item[0]):
+        digest.update(f"{content_hash}:{','.join(tag_ids)}:{sorted(boxes)}\n".encode())
+    return digest.hexdigest()
 
 
 class TrainingService:
@@ -187,12 +207,17 @@ class TrainingService:
 
     @staticmethod
     def _fingerprint(project: Project, request: TrainRequest, images: list[tuple[Image, list[str]]]) -> str:
-        digest = hashlib.sha256()
-        digest.update(f"{project.domain_id}|{project.classification_type}|{request.training_type}".encode())
-        for image, tag_ids in sorted(images, key=lambda item: item[0].content_hash):
-            boxes = sorted((r.tag_id, r.left, r.top, r.width, r.height) for r in image.regions)
-            digest.update(f"{image.content_hash}:{','.join(tag_ids)}:{boxes}\n".encode())
-        return digest.hexdigest()
+        snapshot = [
+            (
+                image.content_hash,
+                tag_ids,
+                [(r.tag_id, r.left, r.top, r.width, r.height) for r in image.regions],
+            )
+            for image, tag_ids in images
+        ]
+        return data_fingerprint(
+            project.domain_id, project.classification_type, request.training_type, snapshot
+        )
 
     @staticmethod
     def _next_name(session: Session, project: Project) -> str:

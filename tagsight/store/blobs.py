@@ -84,3 +84,8 @@ def original_key(content_hash: str) -> str:
 
 def thumbnail_key(content_hash: str) -> str:
     return f"thumbnails/{content_hash[:2]}/{content_hash}.jpg"
+
+
+def model_key(iteration_id: str) -> str:
+    """Where an iteration's ONNX model lives; each iteration owns its own (deleted with it)."""
+    return f"models/{iteration_id}.onnx"

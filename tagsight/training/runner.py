@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from tagsight.services import domains
-from tagsight.store.blobs import BlobStore, original_key
+from tagsight.store.blobs import BlobStore, model_key, original_key
 from tagsight.store.feature_cache import BlobFeatureCache
 from tagsight.store.repos import iterations as iteration_repo
 from tagsight.store.tables import Iteration, IterationImage, IterationTag
@@ -31,10 +31,6 @@ from tagsight.vision.train_detector import DetectionSample, DetectorTrainConfig,
 
 # What a training produces: the ONNX model, how it was evaluated, and per image (fold, predictions).
 Outcome = tuple[bytes, dict[str, Any], dict[str, tuple[int, list[dict[str, Any]]]]]
-
-
-def model_key(iteration_id: str) -> str:
-    return f"models/{iteration_id}.onnx"
 
 
 class TrainingRunner:

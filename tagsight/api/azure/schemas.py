@@ -72,6 +72,16 @@ class CreateProjectOptions(Wire):
     notification_queue_uri: str | None = None
 
 
+class ProjectExport(Wire):
+    iteration_count: int
+    image_count: int
+    tag_count: int
+    region_count: int
+    # Azure capitalises "MS", which the camelCase generator would not.
+    estimated_import_time_in_ms: int = Field(alias="estimatedImportTimeInMS")
+    token: str
+
+
 # --- tags --------------------------------------------------------------------------------------
 
 

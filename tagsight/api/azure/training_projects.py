@@ -1,4 +1,4 @@
-"""Training API: domains, projects and tags."""
+"""Training API: domains, projects (with export and import between projects) and tags."""
 
 from __future__ import annotations
 
@@ -77,6 +77,26 @@ def update_project(svc: ServicesDep, project_id: ProjectId, body: s.ProjectUpdat
 def delete_project(svc: ServicesDep, project_id: ProjectId) -> Response:
     svc.projects.delete(project_id)
     return Response(status_code=204)
+
+
+@router.get("/projects/{projectId}/export")
+def export_project(svc: ServicesDep, project_id: ProjectId) -> Any:
+    info = svc.project_copy.export(project_id)
+    return s.dump(
+        s.ProjectExport(
+            iteration_count=info.iteration_count,
+            image_count=info.image_count,
+            tag_count=info.tag_count,
+            region_count=info.region_count,
+            estimatedImportTimeInMS=info.estimated_import_time_in_ms,
+            token=info.token,
+        )
+    )
+
+
+@router.post("/projects/import")
+def import_project(svc: ServicesDep, token: Annotated[str, Query()], name: str | None = None) -> Any:
+    return s.dump(project_out(svc.project_copy.import_project(token, name)))
 
 
 @router.get("/projects/{projectId}/tags")
