@@ -1,4 +1,4 @@
-"""Command line: ``tagsight serve``, ``tagsight keys``, ``tagsight migrate``."""
+"""Command line: ``tagsight serve``, ``keys``, ``migrate`` and ``suggest``."""
 
 from __future__ import annotations
 
@@ -69,6 +69,42 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_suggest(args: argparse.Namespace) -> int:
+    """Print the most uncertain untagged images of a project, with what its latest model suggests."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tagsight.errors import TagsightError
+    from tagsight.services.image_files import ImageFiles
+    from tagsight.services.prediction import ModelCache
+    from tagsight.services.suggestions import SuggestionService
+    from tagsight.store.blobs import LocalBlobStore
+    from tagsight.store.db import create_db_engine, create_session_factory, migrate
+
+    settings = _settings(args)
+    migrate(settings.resolved_database_url)
+    db = create_session_factory(create_db_engine(settings.resolved_database_url))
+    blobs = LocalBlobStore(settings.blob_dir)
+    service = SuggestionService(db, ImageFiles(blobs, db), ModelCache(blobs))
+    try:
+        iteration, page = service.most_uncertain(args.project, take=args.take)
+    except TagsightError as exc:
+        sys.stderr.write(f"{exc.message}\n")
+        return 1
+    table = Table(
+        title=f"{len(page.items)} of {page.total} untagged images, most uncertain first ({iteration.name})"
+    )
+    table.add_column("Uncertainty", justify="right")
+    table.add_column("Image id", no_wrap=True)
+    table.add_column("Suggestion")
+    for view in page.items:
+        found = view.suggestion.predictions[:3]
+        text = ", ".join(f"{p['tagName']} {p['probability']:.0%}" for p in found) or "nothing found"
+        table.add_row(f"{view.suggestion.uncertainty:.3f}", view.image.id, text)
+    Console(width=120).print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tagsight", description="Self-hosted Custom Vision service.")
     parser.add_argument("--version", action="version", version=f"tagsight {__version__}")
@@ -91,6 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="bring the database to the latest schema")
     data_dir_flag(mig)
     mig.set_defaults(func=cmd_migrate)
+
+    suggest = sub.add_parser("suggest", help="list the untagged images the latest model is least sure of")
+    suggest.add_argument("--project", required=True, help="project name or id")
+    suggest.add_argument(
+        "--take", type=int, default=10, choices=range(1, 1001), metavar="N", help="how many (10)"
+    )
+    data_dir_flag(suggest)
+    suggest.set_defaults(func=cmd_suggest)
     add_dataset_commands(sub)
     return parser
 

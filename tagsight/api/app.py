@@ -16,6 +16,7 @@ from tagsight.api.azure import (
     training_images,
     training_iterations,
     training_projects,
+    training_suggestions,
 )
 from tagsight.api.deps import Services
 from tagsight.api.errors import install_error_handlers
@@ -24,6 +25,7 @@ from tagsight.api.portal import routes as portal
 from tagsight.config import Settings
 from tagsight.services.datasets import DatasetService
 from tagsight.services.exports import ExportService
+from tagsight.services.artifacts import ArtifactService
 from tagsight.services.image_files import ImageFiles
 from tagsight.services.images import ImageService
 from tagsight.services.iterations import IterationService
@@ -33,6 +35,7 @@ from tagsight.services.prediction import ModelCache, PredictionService, StoredPr
 from tagsight.services.project_copy import ImportTokens, ProjectCopyService
 from tagsight.services.projects import ProjectService
 from tagsight.services.proposals import ProposalService
+from tagsight.services.suggestions import SuggestionService
 from tagsight.services.tags import TagService
 from tagsight.services.training import TrainingRules, TrainingService
 from tagsight.services.uploads import UploadService
@@ -76,7 +79,8 @@ def build_services(settings: Settings) -> Services:
         min_images_per_tag=settings.min_images_per_tag,
         min_images_per_tag_detection=settings.min_images_per_tag_detection,
     )
-    predictions = PredictionService(db, files, ModelCache(blobs), limits)
+    models = ModelCache(blobs)
+    predictions = PredictionService(db, files, models, limits)
     detection = DetectorTrainConfig(
         input_size=settings.detection_input_size, epochs=settings.detection_epochs
     )
@@ -100,6 +104,8 @@ def build_services(settings: Settings) -> Services:
         predictions=predictions,
         stored_predictions=StoredPredictionService(db, files),
         proposals=ProposalService(db, files, predictions, BlobFeatureCache(blobs)),
+        suggestions=SuggestionService(db, files, models),
+        artifacts=ArtifactService(db, blobs),
         datasets=DatasetService(db, files, limits),
         project_copy=ProjectCopyService(db, files, limits, ImportTokens(keys.signing_secret)),
         worker=TrainingWorker(
@@ -133,6 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(training_projects.router, prefix=prefix, include_in_schema=documented)
         app.include_router(training_images.router, prefix=prefix, include_in_schema=documented)
         app.include_router(training_iterations.router, prefix=prefix, include_in_schema=documented)
+        app.include_router(training_suggestions.router, prefix=prefix, include_in_schema=documented)
         app.include_router(training_exports.router, prefix=prefix, include_in_schema=documented)
     for version in PREDICTION_VERSIONS:
         app.include_router(

@@ -13,6 +13,7 @@ from tagsight.config import Settings
 from tagsight.errors import BadRequest, ErrorCode, Unauthorized
 from tagsight.services.datasets import DatasetService
 from tagsight.services.exports import ExportService
+from tagsight.services.artifacts import ArtifactService
 from tagsight.services.image_files import ImageFiles
 from tagsight.services.images import ImageService
 from tagsight.services.iterations import IterationService
@@ -22,6 +23,7 @@ from tagsight.services.prediction import PredictionService, StoredPredictionServ
 from tagsight.services.project_copy import ProjectCopyService
 from tagsight.services.projects import ProjectService
 from tagsight.services.proposals import ProposalService
+from tagsight.services.suggestions import SuggestionService
 from tagsight.services.tags import TagService
 from tagsight.services.training import TrainingService
 from tagsight.services.uploads import UploadService
@@ -49,6 +51,8 @@ class Services:
     predictions: PredictionService
     stored_predictions: StoredPredictionService
     proposals: ProposalService
+    suggestions: SuggestionService
+    artifacts: ArtifactService
     datasets: DatasetService
     project_copy: ProjectCopyService
     worker: TrainingWorker

@@ -391,3 +391,43 @@ class ExportOut(Wire):
     newer_version_available: bool = False
     # Tagsight addition: why a Failed export failed.
     export_error_details: str | None = None
+
+
+# --- smart labeler ------------------------------------------------------------------------------
+
+
+class SuggestedTagAndRegion(Wire):
+    id: str
+    project: str
+    iteration: str
+    created: datetime
+    predictions: list[PredictionOut]
+    prediction_uncertainty: float
+
+
+class StoredSuggestedTagAndRegion(SuggestedTagAndRegion):
+    width: int
+    height: int
+    resized_image_uri: str
+    thumbnail_uri: str
+    original_image_uri: str
+    domain: str
+
+
+class SuggestedTagAndRegionQueryToken(Wire):
+    tag_ids: list[str] | None = None
+    threshold: float | None = None
+    session: str | None = None
+    continuation: str | None = None
+    max_count: int | None = None
+    sort_by: str | None = None
+
+
+class SuggestedTagAndRegionQuery(Wire):
+    token: SuggestedTagAndRegionQueryToken
+    results: list[StoredSuggestedTagAndRegion]
+
+
+class TagFilter(Wire):
+    tag_ids: list[str] | None = None
+    threshold: float | None = None

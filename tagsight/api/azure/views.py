@@ -10,6 +10,7 @@ from tagsight.services.exports import DONE, export_path
 from tagsight.services.iterations import ImagePerformanceView, Performance
 from tagsight.services.links import LinkSigner, image_path
 from tagsight.services.prediction import PredictionResult
+from tagsight.services.suggestions import SuggestionView
 from tagsight.services.tags import TagView
 from tagsight.store.tables import Export, Image, Iteration, Project, StoredPrediction
 from tagsight.vision.metrics import Figures
@@ -222,6 +223,35 @@ def stored_prediction_out(
         predictions=predictions_out(p.results),
         resized_image_uri=original,
         thumbnail_uri=links("thumbnail", p.content_hash),
+        original_image_uri=original,
+        domain=domain_type,
+    )
+
+
+
+def suggestion_out(view: SuggestionView, project_id: str) -> s.SuggestedTagAndRegion:
+    row = view.suggestion
+    return s.SuggestedTagAndRegion(
+        id=row.image_id,
+        project=project_id,
+        iteration=row.iteration_id,
+        created=row.created,
+        predictions=predictions_out(row.predictions),
+        prediction_uncertainty=row.uncertainty,
+    )
+
+
+def stored_suggestion_out(
+    view: SuggestionView, domain_type: str, links: ImageLinks
+) -> s.StoredSuggestedTagAndRegion:
+    image = view.image
+    original = links("original", image.content_hash)
+    return s.StoredSuggestedTagAndRegion(
+        **suggestion_out(view, image.project_id).model_dump(),
+        width=image.width,
+        height=image.height,
+        resized_image_uri=original,
+        thumbnail_uri=links("thumbnail", image.content_hash),
         original_image_uri=original,
         domain=domain_type,
     )
