@@ -163,6 +163,17 @@ export const deletePredictions = (projectId, ids) => del(`${P(projectId)}/predic
 export const createImagesFromPredictions = (projectId, entries) =>
   request("POST", `${P(projectId)}/images/predictions`, { json: { images: entries } });
 
+// --- smart labeler --------------------------------------------------------------------------------
+
+export const suggestTagsAndRegions = (projectId, iterationId, imageIds) =>
+  request("POST", `${P(projectId)}/tagsandregions/suggestions`, { query: { iterationId, imageIds } });
+/** One page of untagged images by uncertainty; pass the answer's token back for the next page. */
+export const querySuggested = (projectId, iterationId, token) =>
+  request("POST", `${P(projectId)}/images/suggested`, { query: { iterationId }, json: token });
+/** {tagId: number of untagged images suggested as that tag at `threshold`}. */
+export const suggestedCount = (projectId, iterationId, { tagIds, threshold } = {}) =>
+  request("POST", `${P(projectId)}/images/suggested/count`, { query: { iterationId }, json: { tagIds, threshold } });
+
 /** Every page of a paged listing (take ≤ 256). */
 export async function all(fetchPage, pageSize = 256) {
   const items = [];

@@ -3,6 +3,7 @@
 //   #/                                  projects
 //   #/projects/<id>[/images]            a project's training images
 //   #/projects/<id>/performance[/<it>]  iterations and their performance
+//   #/projects/<id>/suggested           untagged images by uncertainty (smart labeler)
 //   #/projects/<id>/predictions         stored predictions
 
 import { keys } from "./api.js";

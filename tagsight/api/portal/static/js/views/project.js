@@ -1,4 +1,5 @@
-// A project's page: header, tabs (training images, performance, predictions), Train and Quick test.
+// A project's page: header, tabs (training images, suggested, performance, predictions), Train and
+// Quick test.
 
 import * as api from "../api.js";
 import { h, mount } from "../dom.js";
@@ -8,10 +9,12 @@ import { renderImages } from "./images.js";
 import { renderPerformance } from "./performance.js";
 import { renderPredictions } from "./predictions.js";
 import { openQuickTest } from "./quicktest.js";
+import { renderSuggested } from "./suggested.js";
 import { openTrainDialog } from "./train.js";
 
 const TABS = [
   ["images", "Training images", renderImages],
+  ["suggested", "Suggested", renderSuggested],
   ["performance", "Performance", renderPerformance],
   ["predictions", "Predictions", renderPredictions],
 ];
