@@ -11,6 +11,7 @@ flight whose blobs are written but whose rows are not committed yet.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ def _service(settings: Settings) -> DatasetService:
     from tagsight.store.db import create_db_engine, create_session_factory, migrate
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines would bury the summary
     migrate(settings.resolved_database_url)
     db = create_session_factory(create_db_engine(settings.resolved_database_url))
     # The server's lock file: uploads here and its deletes must not interleave (see ImageFiles).

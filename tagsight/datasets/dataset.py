@@ -40,6 +40,14 @@ class Box:
     width: float
     height: float
 
+    def iou(self, other: Box) -> float:
+        """Intersection over union of the two boxes."""
+        width = min(self.left + self.width, other.left + other.width) - max(self.left, other.left)
+        height = min(self.top + self.height, other.top + other.height) - max(self.top, other.top)
+        inter = max(0.0, width) * max(0.0, height)
+        union = self.width * self.height + other.width * other.height - inter
+        return inter / union if union > 0 else 0.0
+
 
 @dataclass(frozen=True)
 class Skipped:

@@ -55,6 +55,8 @@ FILE_NAME_KEY = "fileName"
 BATCH_BYTES = 48 * 1024 * 1024
 # Zips sent over HTTP: the most the archive may hold unpacked.
 MAX_ARCHIVE_BYTES = 4 * 1024**3
+# Boxes of one tag overlapping this much on copies of one image mark the same object.
+SAME_OBJECT_IOU = 0.5
 _EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "GIF": ".gif", "WEBP": ".webp"}
 _SAME_FORMAT = {".jpeg": "JPEG", ".jpe": "JPEG"}
 _UNSAFE = re.compile(r"[\x00-\x1f/\\:*?\"<>|]")
@@ -93,9 +95,23 @@ class _Distinct:
     tags: list[str]
     boxes: list[Box]
 
-    def merge(self, item: ImportItem) -> None:
+    def merge(self, item: ImportItem, skipped: list[Skipped]) -> None:
+        """Add the labels of ``item``, the same file under another name.
+
+        Datasets that hold a photo twice often box its objects twice, slightly differently; a box
+        that overlaps one of the same tag already there is that object again and is left out.
+        """
         self.tags.extend(t for t in item.tags if t not in self.tags)
-        self.boxes.extend(b for b in item.boxes if b not in self.boxes)
+        for box in item.boxes:
+            same = [b for b in self.boxes if b.tag == box.tag and b.iou(box) >= SAME_OBJECT_IOU]
+            if not same:
+                self.boxes.append(box)
+            elif box not in same:
+                overlap = max(b.iou(box) for b in same)
+                reason = (
+                    f"box for '{box.tag}' marks an object already boxed in {self.name} (IoU {overlap:.2f})"
+                )
+                skipped.append(Skipped(item.name, reason))
 
     @property
     def tag_keys(self) -> set[str]:
@@ -220,11 +236,11 @@ class DatasetService:
                     item.name, item.path, len(data), list(item.tags), list(item.boxes)
                 )
             else:
-                first.merge(item)
                 merged += 1
                 skipped.append(
                     Skipped(item.name, f"same file as {first.name}; imported once with both labels")
                 )
+                first.merge(item, skipped)
         return list(by_hash.values()), merged
 
     def _valid_tag_names(self, names: Sequence[str], skipped: list[Skipped]) -> list[str]:

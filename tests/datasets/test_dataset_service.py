@@ -140,3 +140,23 @@ def test_kinds_that_do_not_fit_are_refused(
         BadRequest, match="cannot hold object detection projects; use coco or voc or yolo or csv"
     ):
         services.datasets.export_dataset(raccoons.project_id, get_format("folder"), Path("/nonexistent"))
+
+
+def test_a_photo_in_the_dataset_twice_is_one_image_with_each_object_boxed_once(
+    services: Services, tmp_path: Path, shared_data: Path
+) -> None:
+    # The raccoon set holds this photo as raccoon-11 and raccoon-116, boxed slightly differently.
+    root = tmp_path / "voc"
+    for folder in ("Annotations", "JPEGImages"):
+        (root / folder).mkdir(parents=True)
+    for stem in ("raccoon-11", "raccoon-116"):
+        (root / "Annotations" / f"{stem}.xml").symlink_to(
+            shared_data / "raccoon" / "annotations" / f"{stem}.xml"
+        )
+        (root / "JPEGImages" / f"{stem}.jpg").symlink_to(shared_data / "raccoon" / "images" / f"{stem}.jpg")
+    summary = import_path(services, "voc", root, "raccoons")
+    assert (summary.images_added, summary.regions_added, summary.merged) == (1, 1, 1)
+    assert [s.reason.split(" (")[0] for s in summary.skipped] == [
+        "same file as JPEGImages/raccoon-11.jpg; imported once with both labels",
+        "box for 'raccoon' marks an object already boxed in JPEGImages/raccoon-11.jpg",
+    ]
