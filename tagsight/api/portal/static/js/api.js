@@ -1,4 +1,4 @@
-// The Tagsight REST client: Azure's Training API (v3.4-preview) plus the portal's one summary route.
+// The Tagsight REST client: Azure's Training API (v3.4-preview) plus the portal's summary and dataset routes.
 // Every failure becomes an ApiError whose message is the server's own words.
 
 export const TRAINING_BASE = "/customvision/v3.4-preview/training";
@@ -173,6 +173,35 @@ export const querySuggested = (projectId, iterationId, token) =>
 /** {tagId: number of untagged images suggested as that tag at `threshold`}. */
 export const suggestedCount = (projectId, iterationId, { tagIds, threshold } = {}) =>
   request("POST", `${P(projectId)}/images/suggested/count`, { query: { iterationId }, json: { tagIds, threshold } });
+
+// --- datasets (Tagsight's own routes, not Azure's) -------------------------------------------------
+
+export const DATASET_FORMATS = ["coco", "voc", "yolo", "folder", "csv"];
+
+async function datasetFetch(method, path, query, body) {
+  const headers = { "Training-Key": keys.training ?? "" };
+  if (body) headers["Content-Type"] = "application/zip";
+  let response;
+  try {
+    response = await fetch(`/tagsight/api${path}${queryString(query)}`, { method, headers, body });
+  } catch (err) {
+    throw new ApiError(0, "Network", `Cannot reach the Tagsight server (${err.message}).`);
+  }
+  if (!response.ok) throw await errorFrom(response);
+  return response;
+}
+
+/** Send a zipped dataset; into the project named `projectName` (created when missing) or `projectId`. */
+export async function importDataset(file, format, { projectName, projectId }) {
+  const response = await datasetFetch("POST", "/datasets/import", { format, projectName, projectId }, file);
+  return response.json();
+}
+
+/** The project's labelled images as a zipped dataset (a Blob). */
+export async function exportDataset(projectId, format) {
+  const response = await datasetFetch("GET", `${P(projectId)}/dataset`, { format });
+  return response.blob();
+}
 
 /** Every page of a paged listing (take ≤ 256). */
 export async function all(fetchPage, pageSize = 256) {

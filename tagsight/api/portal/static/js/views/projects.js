@@ -1,9 +1,10 @@
-// The projects page: cards with a thumbnail and counts; create, edit and delete.
+// The projects page: cards with a thumbnail and counts; create, edit, delete, import and export datasets.
 
 import * as api from "../api.js";
 import { h, mount } from "../dom.js";
 import { plural, when } from "../format.js";
 import { confirmDialog, errorBox, setCrumbs, showError, toast } from "../ui.js";
+import { openExportDialog, openImportDialog } from "./datasets.js";
 import { openProjectForm } from "./project-form.js";
 
 function typeLabel(project, domain) {
@@ -30,6 +31,7 @@ function card(project, summary, domain, actions) {
       h("p", { class: "muted small" }, `Changed ${when(project.lastModified)}`)),
     h("div", { class: "card-actions" },
       h("button", { type: "button", class: "small", onClick: () => actions.edit(project) }, "Edit"),
+      h("button", { type: "button", class: "small", onClick: () => actions.exportDataset(project, domain) }, "Export dataset"),
       h("button", { type: "button", class: "small danger-text", onClick: () => actions.remove(project) }, "Delete")));
 }
 
@@ -38,8 +40,9 @@ export async function renderProjects(container) {
   setCrumbs([["Projects"]]);
   const list = h("ul", { class: "project-grid", "aria-label": "Projects" });
   const newButton = h("button", { type: "button", class: "primary" }, "New project");
+  const importButton = h("button", { type: "button" }, "Import dataset");
   const page = h("section", { class: "page" },
-    h("div", { class: "page-head" }, h("h1", {}, "Projects"), newButton), list);
+    h("div", { class: "page-head" }, h("h1", {}, "Projects"), h("div", { class: "head-actions" }, importButton, newButton)), list);
   mount(container, page);
 
   const domains = await api.domains();
@@ -60,6 +63,9 @@ export async function renderProjects(container) {
   }
 
   const actions = {
+    exportDataset(project, domain) {
+      openExportDialog(project, domain?.type === "ObjectDetection");
+    },
     async edit(project) {
       const updated = await openProjectForm({ domains, project });
       if (updated) { toast(`Saved “${updated.name}”.`); await load(); }
@@ -82,6 +88,10 @@ export async function renderProjects(container) {
     },
   };
 
+  importButton.addEventListener("click", async () => {
+    const summary = await openImportDialog();
+    if (summary) await load();
+  });
   newButton.addEventListener("click", async () => {
     const created = await openProjectForm({ domains });
     if (created) location.hash = `#/projects/${created.id}`;
