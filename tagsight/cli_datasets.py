@@ -34,13 +34,14 @@ __all__ = ["add_dataset_commands"]
 
 
 def _service(settings: Settings) -> DatasetService:
+    # Alembic logs its plugins on import and each migration step: INFO lines that bury the summary.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from tagsight.services.datasets import DatasetService
     from tagsight.services.image_files import ImageFiles
     from tagsight.store.blobs import LocalBlobStore
     from tagsight.store.db import create_db_engine, create_session_factory, migrate
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines would bury the summary
     migrate(settings.resolved_database_url)
     db = create_session_factory(create_db_engine(settings.resolved_database_url))
     # The server's lock file: uploads here and its deletes must not interleave (see ImageFiles).
@@ -51,13 +52,20 @@ def _service(settings: Settings) -> DatasetService:
 @contextmanager
 def _progress(console: Console, what: str) -> Iterator[ProgressCallback]:
     columns = (TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(what, total=None)
+    bar = Progress(*columns, console=console, transient=False)
+    task = bar.add_task(what, total=None)
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    def update(done: int, total: int) -> None:
+        # Shown from the first report on, so a request refused up front prints no empty bar.
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 def _print_skipped(out: Console, skipped: list[Skipped]) -> None:
@@ -66,6 +74,10 @@ def _print_skipped(out: Console, skipped: list[Skipped]) -> None:
     out.print(f"Skipped ({len(skipped)}):")
     for entry in skipped:
         out.print(f"  {entry.item}: {entry.reason}", markup=False, highlight=False)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}{'es' if word.endswith('x') else 's'}"
 
 
 def _consoles() -> tuple[Console, Console]:
@@ -103,7 +115,11 @@ def cmd_dataset_export(args: argparse.Namespace) -> int:
     project = service.find_project(args.project)
     with _progress(err, "Writing") as progress:
         summary = service.export_dataset(project.id, fmt, args.out, progress=progress)
-    out.print(f"Wrote {summary.images} images, {summary.boxes} boxes, {summary.tags} tags to {args.out}")
+    counts = ", ".join(
+        _plural(n, word)
+        for n, word in ((summary.images, "image"), (summary.boxes, "box"), (summary.tags, "tag"))
+    )
+    out.print(f"Wrote {counts} to {args.out}", markup=False)
     if summary.untagged_left_out:
         out.print(f"Left out {summary.untagged_left_out} untagged images.")
     _print_skipped(out, summary.skipped)
