@@ -4,28 +4,26 @@ Importing goes through ``UploadService`` like any API upload, so image validatio
 by content hash and the blob store behave exactly the same. Before anything is uploaded, files
 with identical bytes are merged (a multilabel folder dataset holds an image once per tag), which
 also tells whether the new project must be Multilabel. Nothing that cannot be imported is dropped
-silently: every image, box or label left out is in the summary with its reason.
+silently: every image, box or label left out is in the summary with its reason. Exporting is
+``dataset_export.DatasetExporter``'s; this service is the one way in for the CLI and the API.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from tagsight.config import Limits
 from tagsight.datasets import (
-    FORMATS,
     Box,
     Dataset,
     DatasetError,
-    ExportItem,
     ImportItem,
     Skipped,
     extract_zip,
@@ -35,31 +33,23 @@ from tagsight.datasets import (
 from tagsight.datasets.formats import DatasetFormat
 from tagsight.errors import BadRequest, ErrorCode, NotFound
 from tagsight.services import domains
+from tagsight.services.dataset_export import FILE_NAME_KEY, DatasetExporter, ExportSummary, Progress
 from tagsight.services.image_files import ImageFiles
 from tagsight.services.images import ImageService
 from tagsight.services.labels import RegionBox
 from tagsight.services.projects import ProjectFields, ProjectService, is_detection
 from tagsight.services.tags import TagService
 from tagsight.services.uploads import OK, OK_DUPLICATE, UploadEntry, UploadService
-from tagsight.store.blobs import original_key
-from tagsight.store.tables import Image, Project, Tag
+from tagsight.store.tables import Project, Tag
 
 __all__ = ["DatasetService", "ExportSummary", "ImportSummary", "Progress"]
 
-# Called as progress(done, total) after each batch of images.
-Progress = Callable[[int, int], None]
-
-# Each imported image keeps the name it had in the dataset here, so exports can use it again.
-FILE_NAME_KEY = "fileName"
 # Upload batches are also cut by size, so a batch of large photos does not sit in memory at once.
 BATCH_BYTES = 48 * 1024 * 1024
 # Zips sent over HTTP: the most the archive may hold unpacked.
 MAX_ARCHIVE_BYTES = 4 * 1024**3
 # Boxes of one tag overlapping this much on copies of one image mark the same object.
 SAME_OBJECT_IOU = 0.5
-_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "GIF": ".gif", "WEBP": ".webp"}
-_SAME_FORMAT = {".jpeg": "JPEG", ".jpe": "JPEG"}
-_UNSAFE = re.compile(r"[\x00-\x1f/\\:*?\"<>|]")
 
 
 @dataclass
@@ -72,16 +62,6 @@ class ImportSummary:
     tags_created: list[str] = field(default_factory=list)
     # Dataset files whose bytes repeat another's: imported once, with the labels of all.
     merged: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-
-
-@dataclass
-class ExportSummary:
-    images: int = 0
-    boxes: int = 0
-    tags: int = 0
-    # Images without any tag are not part of a labelled dataset.
-    untagged_left_out: int = 0
     skipped: list[Skipped] = field(default_factory=list)
 
 
@@ -132,6 +112,7 @@ class DatasetService:
         self.uploads = UploadService(db, files, limits)
         self.files = files
         self.limits = limits
+        self.exporter = DatasetExporter(self.projects, self.tags, self.images, files)
 
     # --- import ---------------------------------------------------------------------------------
 
@@ -364,30 +345,7 @@ class DatasetService:
         self, project_id: str, fmt: DatasetFormat, out: Path, *, progress: Progress | None = None
     ) -> ExportSummary:
         """Write the project's tagged images to the new (or empty) folder ``out``."""
-        project = self.projects.get(project_id)
-        detection = is_detection(project)
-        writer = fmt.write_detection if detection else fmt.write_classification
-        if writer is None:
-            kind = "object detection" if detection else "classification"
-            fits = [
-                f.name
-                for f in FORMATS.values()
-                if (f.write_detection if detection else f.write_classification)
-            ]
-            raise BadRequest(
-                ErrorCode.BadRequestNotSupported,
-                f"The {fmt.name} format cannot hold {kind} projects; use {' or '.join(fits)}.",
-            )
-        tag_names = [v.tag.name for v in self.tags.list(project_id)]
-        summary = ExportSummary(
-            tags=len(tag_names), untagged_left_out=self.images.count(project_id, tagging="Untagged")
-        )
-        items = self._export_items(project_id, detection, summary, progress)
-        try:
-            writer(out, tag_names, items)
-        except DatasetError as exc:
-            raise BadRequest(ErrorCode.BadRequest, str(exc)) from exc
-        return summary
+        return self.exporter.export(project_id, fmt, out, progress=progress)
 
     def export_archive(self, project_id: str, format_name: str, target: Path) -> ExportSummary:
         """Write the project as a zip of a ``format_name`` dataset to the file ``target``."""
@@ -396,54 +354,3 @@ class DatasetService:
             summary = self.export_dataset(project_id, fmt, Path(tmp) / "dataset")
             zip_folder(Path(tmp) / "dataset", target)
         return summary
-
-    def _export_items(
-        self, project_id: str, detection: bool, summary: ExportSummary, progress: Progress | None
-    ) -> Iterator[ExportItem]:
-        total = self.images.count(project_id, tagging="Tagged")
-        taken: set[str] = set()
-        skip = 0
-        while page := self.images.list(project_id, tagging="Tagged", order_by="Oldest", take=256, skip=skip):
-            skip += len(page)
-            for image in page:
-                if not self.files.blobs.exists(original_key(image.content_hash)):
-                    summary.skipped.append(Skipped(image.id, "the image file is missing from the store"))
-                    continue
-                item = self._export_item(image, detection, export_name(image, taken))
-                summary.images += 1
-                summary.boxes += len(item.boxes)
-                yield item
-                if progress:
-                    progress(summary.images, total)
-
-    def _export_item(self, image: Image, detection: bool, name: str) -> ExportItem:
-        boxes = tuple(Box(r.tag.name, r.left, r.top, r.width, r.height) for r in image.regions)
-        boxed = {b.tag for b in boxes}
-        tags = tuple(t.tag.name for t in image.tags if t.tag.name not in boxed)
-        content_hash = image.content_hash
-        return ExportItem(
-            name,
-            image.width,
-            image.height,
-            lambda: self.files.original(content_hash),
-            tags,
-            boxes if detection else (),
-        )
-
-
-def export_name(image: Image, taken: set[str]) -> str:
-    """A file name for the image: the one it was imported with when there was one, unique by stem.
-
-    Stems must be unique (YOLO and VOC pair files by stem), ignoring case (case-insensitive file
-    systems); a clash gets part of the content hash.
-    """
-    extension = _EXTENSIONS.get(image.format, ".jpg")
-    original = PurePath(str(image.metadata_.get(FILE_NAME_KEY, "")).replace("\\", "/")).name
-    stem, suffix = PurePath(original).stem, PurePath(original).suffix.lower()
-    stem = _UNSAFE.sub("_", stem).lstrip(".").strip() or image.content_hash[:16]
-    if suffix == extension or _SAME_FORMAT.get(suffix) == image.format:
-        extension = suffix
-    if stem.lower() in taken:
-        stem = f"{stem}-{image.content_hash[:8]}"
-    taken.add(stem.lower())
-    return f"{stem}{extension}"
