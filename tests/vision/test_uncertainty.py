@@ -82,9 +82,12 @@ def test_multilabel_differs_from_softmax_entropy() -> None:
     [
         ([], 1.0),  # nothing found: the object was missed
         ([0.02], 0.98),  # only a faint guess
-        ([0.99], float(binary_entropy(0.99))),  # one sure box
-        ([0.99, 0.5], 1.0),  # a sure box and a coin toss
-        ([0.3], max(0.7, float(binary_entropy(0.3)))),
+        ([0.99], 0.01),  # one sure box
+        ([0.99, 0.5], 1 - 0.99 * 0.5),  # a sure box and a coin toss
+        ([0.9, 0.8], 1 - 0.9 * 0.8),  # two objects, both fairly sure
+        ([0.9, 0.35], 1 - 0.9 * 0.65),  # a second box that is more likely nothing than not
+        ([0.9, 0.2, 0.15, 0.12], 0.1),  # background noise below 0.3 is not a decision
+        ([0.3, 0.95], 1 - 0.95 * 0.7),  # any order
     ],
 )
 def test_detection_uncertainty(scores: list[float], expected: float) -> None:
@@ -93,9 +96,11 @@ def test_detection_uncertainty(scores: list[float], expected: float) -> None:
 
 def test_detection_orders_images_as_a_labeller_would() -> None:
     sure = detection_uncertainty([0.97, 0.03])
-    second_box_in_doubt = detection_uncertainty([0.97, 0.4])
+    second_box_in_doubt = detection_uncertainty([0.97, 0.45])
     weak_best = detection_uncertainty([0.35])
     nothing = detection_uncertainty([])
     assert sure < second_box_in_doubt
     assert sure < weak_best <= nothing
     assert 0.0 <= sure and nothing == 1.0
+    # Many noisy boxes do not make a sure image look unsure.
+    assert detection_uncertainty([0.97] + [0.15] * 100) == pytest.approx(sure)
