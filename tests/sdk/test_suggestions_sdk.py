@@ -68,7 +68,7 @@ def server(tmp_path_factory):
     settings = make_settings(
         tmp_path_factory.mktemp("suggest"),
         detection_input_size=224,
-        detection_epochs=10,
+        detection_epochs=6,
         min_images_per_tag_detection=8,
     )
     live = LiveServer(settings).start()
@@ -376,11 +376,11 @@ def test_predictions_become_training_images_and_count_in_the_next_iteration(
 
 @pytest.fixture(scope="module")
 def det(server, shared_data: Path) -> dict[str, Any]:
-    """Raccoons: a small, quick detector (224 px, 10 epochs) and 4 untagged val photos."""
+    """Raccoons: a small, quick detector (8 photos, 224 px, 6 epochs) and 4 untagged val photos."""
     trainer = server.trainer()
     project = trainer.create_project("smart-boxes", domain_id=GENERAL_DETECTION)
     raccoon = trainer.create_tag(project.id, "raccoon")
-    names = raccoon_names(shared_data, "train")[:10]
+    names = raccoon_names(shared_data, "train")[:8]
     entries = [raccoon_entry(shared_data, n, raccoon.id) for n in names]
     summary = trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))
     assert summary.is_batch_successful
@@ -434,4 +434,4 @@ def test_a_detection_becomes_a_training_region(det, shared_data: Path) -> None:
     assert summary.images[0].status == "OK"
     [image] = trainer.get_images_by_ids(project.id, [summary.images[0].image.id])
     assert [(r.tag_name, round(r.left, 4)) for r in image.regions] == [("raccoon", round(best.left, 4))]
-    assert trainer.get_tagged_image_count(project.id, tag_ids=[tag.id]) == 11
+    assert trainer.get_tagged_image_count(project.id, tag_ids=[tag.id]) == 9
