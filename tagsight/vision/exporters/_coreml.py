@@ -44,10 +44,10 @@ def write_coreml(request: ExportRequest, bundle: Bundle) -> None:
 
             def __init__(self) -> None:
                 super().__init__()
-                self.graph = graph
+                self.network = graph
 
             def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
-                outputs: tuple[torch.Tensor, ...] = self.graph(image.permute(0, 2, 3, 1))
+                outputs: tuple[torch.Tensor, ...] = self.network(image.permute(0, 2, 3, 1))
                 return outputs
 
         wrapped = ImageInput().eval()

@@ -14,6 +14,8 @@ from tagsight.vision.exporters._bundle import Bundle, add_common, describe, read
 from tagsight.vision.exporters._onnx import input_description, load
 from tagsight.vision.exporters._registry import ExportRequest, register_exporter
 
+F32 = {"INFERENCE_PRECISION_HINT": "f32"}
+
 
 @register_exporter("OpenVino", (None,), requires=("openvino",), extra="export")
 def write_openvino(request: ExportRequest, bundle: Bundle) -> None:
@@ -28,10 +30,15 @@ def write_openvino(request: ExportRequest, bundle: Bundle) -> None:
         bundle.add_file("model.bin", xml.with_suffix(".bin"))
     metadata = describe(info, request, inputs=input_description(info), outputs=standard_outputs(info))
     metadata["openvino"] = ov.__version__
+    # On CPUs with bfloat16 units (AMX, AVX512-BF16) OpenVINO computes in bfloat16 unless told
+    # otherwise, which moves probabilities by up to about 1e-2.
+    metadata["compileConfig"] = F32
     body = (
         "## Files\n\n"
         "- `model.xml`, `model.bin`: OpenVINO IR; input `image`, uint8 (N, S, S, 3) NHWC RGB.\n"
         "- `sample.py`: `pip install openvino numpy pillow`, then `python sample.py photo.jpg`.\n"
+        '- Compile with `{"INFERENCE_PRECISION_HINT": "f32"}` (as `sample.py` does) for float32\n'
+        "  answers: on CPUs with bfloat16 units OpenVINO otherwise computes in bfloat16.\n"
         "- `preprocess.py`, `postprocess.py`: the Prediction API's resize and result list.\n"
     )
     add_common(

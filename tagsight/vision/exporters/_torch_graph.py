@@ -9,6 +9,7 @@ of aten ops. Its outputs are checked against onnxruntime before anything is conv
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -34,8 +35,52 @@ _DTYPES = {
 }
 
 
-def _ints(t: Tensor | None) -> list[int]:
-    return [] if t is None else [int(v) for v in t.reshape(-1).tolist()]
+# Parameters read as Python values at conversion time (shapes, axes, bounds): they are constants in
+# Tagsight's graphs, and traced as numbers they leave no tensor-to-int casts for converters to trip on.
+Static = Tensor | np.ndarray
+_STATIC_INPUTS = {
+    "Clip": (1, 2),
+    "Reshape": (1,),
+    "Slice": (1, 2, 3, 4),
+    "Pad": (1, 2, 3),
+    "TopK": (1,),
+    "Unsqueeze": (1,),
+    "Squeeze": (1,),
+    "Resize": (1, 2, 3),
+    "Expand": (1,),
+    "Tile": (1,),
+    "ReduceMean": (1,),
+    "ReduceMax": (1,),
+    "ReduceSum": (1,),
+    "ReduceProd": (1,),
+    "Trilu": (1,),
+    "ConstantOfShape": (0,),
+    "Range": (0, 1, 2),
+}
+
+
+# Shapes of the current node's inputs, recorded by an eager probe: read while tracing, ``x.shape``
+# would be recorded as size ops (dynamic shapes), which converters then have to fold.
+_current = threading.local()
+
+
+def _shape(x: Tensor, position: int = 0) -> tuple[int, ...]:
+    known: list[tuple[int, ...] | None] = getattr(_current, "shapes", [])
+    recorded = known[position] if position < len(known) else None
+    return recorded if recorded is not None else tuple(int(d) for d in x.shape)
+
+
+def _values(t: Static) -> list[float]:
+    array = t.detach().cpu().numpy() if isinstance(t, Tensor) else np.asarray(t)
+    return [v.item() for v in array.reshape(-1)]
+
+
+def _ints(t: Static | None) -> list[int]:
+    return [] if t is None else [int(v) for v in _values(t)]
+
+
+def _scalar(t: Static) -> float:
+    return float(_values(t)[0])
 
 
 def _conv(x: Tensor, w: Tensor, b: Tensor | None = None, **a: Any) -> Tensor:
@@ -51,13 +96,14 @@ def _conv(x: Tensor, w: Tensor, b: Tensor | None = None, **a: Any) -> Tensor:
     return F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=a.get("group", 1))
 
 
-def _reshape(x: Tensor, shape: Tensor, **a: Any) -> Tensor:
-    target = [x.shape[i] if v == 0 and not a.get("allowzero") else v for i, v in enumerate(_ints(shape))]
+def _reshape(x: Tensor, shape: Static, **a: Any) -> Tensor:
+    dims = _shape(x)
+    target = [dims[i] if v == 0 and not a.get("allowzero") else v for i, v in enumerate(_ints(shape))]
     return x.reshape(target)
 
 
 def _slice(
-    x: Tensor, starts: Tensor, ends: Tensor, axes: Tensor | None = None, steps: Tensor | None = None
+    x: Tensor, starts: Static, ends: Static, axes: Static | None = None, steps: Static | None = None
 ) -> Tensor:
     begin, end = _ints(starts), _ints(ends)
     dims = _ints(axes) or list(range(len(begin)))
@@ -65,7 +111,7 @@ def _slice(
     out = x
     for s, e, d, k in zip(begin, end, dims, step, strict=True):
         d = d % x.dim()
-        size = x.shape[d]
+        size = _shape(x)[d]
         s = s + size if s < 0 else s
         e = e + size if e < 0 else e
         if k > 0:
@@ -82,13 +128,14 @@ def _slice(
 
 def _gather(x: Tensor, indices: Tensor, axis: int = 0) -> Tensor:
     axis = axis % x.dim()
-    index = torch.where(indices < 0, indices + x.shape[axis], indices)
+    dims, index_dims = _shape(x), _shape(indices, 1)
+    index = torch.where(indices < 0, indices + dims[axis], indices)
     taken = torch.index_select(x, axis, index.reshape(-1))
-    return taken.reshape(x.shape[:axis] + index.shape + x.shape[axis + 1 :])
+    return taken.reshape(dims[:axis] + index_dims + dims[axis + 1 :])
 
 
 def _pad(
-    x: Tensor, pads: Tensor, value: Tensor | None = None, axes: Tensor | None = None, **a: Any
+    x: Tensor, pads: Static, value: Static | None = None, axes: Static | None = None, **a: Any
 ) -> Tensor:
     p = _ints(pads)
     n = len(p) // 2
@@ -102,12 +149,12 @@ def _pad(
     mode = mode.decode() if isinstance(mode, bytes) else mode
     if mode != "constant":
         return F.pad(x, torch_pads, mode=mode)
-    fill = float(value.reshape(-1)[0]) if value is not None and value.numel() else 0.0
+    fill = _scalar(value) if value is not None and len(_values(value)) else 0.0
     return F.pad(x, torch_pads, value=fill)
 
 
 def _reduce(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    def reduce(x: Tensor, axes_input: Tensor | None = None, **a: Any) -> Tensor:
+    def reduce(x: Tensor, axes_input: Static | None = None, **a: Any) -> Tensor:
         axes = a.get("axes") or _ints(axes_input) or list(range(x.dim()))
         keep = bool(a.get("keepdims", 1))
         out = x
@@ -119,30 +166,28 @@ def _reduce(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
 
 
 def _topk(x: Tensor, k: Tensor, axis: int = -1, largest: int = 1, sorted: int = 1) -> tuple[Tensor, Tensor]:
-    values, indices = torch.topk(
-        x, int(k.reshape(-1)[0]), dim=axis, largest=bool(largest), sorted=bool(sorted)
-    )
+    values, indices = torch.topk(x, _ints(k)[0], dim=axis, largest=bool(largest), sorted=bool(sorted))
     return values, indices
 
 
 def _resize(
-    x: Tensor, roi: Tensor | None = None, scales: Tensor | None = None, sizes: Tensor | None = None, **a: Any
+    x: Tensor, roi: Static | None = None, scales: Static | None = None, sizes: Static | None = None, **a: Any
 ) -> Tensor:
     mode = a.get("mode", b"nearest")
     mode = mode.decode() if isinstance(mode, bytes) else mode
     if mode != "nearest":
         raise ExportError(f"Resize mode {mode} is not supported.")
-    if sizes is not None and sizes.numel():
+    if sizes is not None and len(_values(sizes)):
         return F.interpolate(x, size=_ints(sizes)[2:], mode="nearest")
     assert scales is not None
-    factors = [float(v) for v in scales.reshape(-1).tolist()[2:]]
+    factors = [float(v) for v in _values(scales)[2:]]
     return F.interpolate(x, scale_factor=factors, mode="nearest")
 
 
-def _clip(x: Tensor, lo: Tensor | None = None, hi: Tensor | None = None) -> Tensor:
+def _clip(x: Tensor, lo: Static | None = None, hi: Static | None = None) -> Tensor:
     if lo is None and hi is None:
         return x
-    return torch.clamp(x, None if lo is None else lo.item(), None if hi is None else hi.item())
+    return torch.clamp(x, None if lo is None else _scalar(lo), None if hi is None else _scalar(hi))
 
 
 def _gemm(a: Tensor, b: Tensor, c: Tensor | None = None, **at: Any) -> Tensor:
@@ -152,14 +197,14 @@ def _gemm(a: Tensor, b: Tensor, c: Tensor | None = None, **at: Any) -> Tensor:
     return out if c is None else out + float(at.get("beta", 1.0)) * c
 
 
-def _unsqueeze(x: Tensor, axes: Tensor) -> Tensor:
+def _unsqueeze(x: Tensor, axes: Static) -> Tensor:
     out = x
     for d in sorted(_ints(axes)):
         out = out.unsqueeze(d if d >= 0 else d + out.dim() + 1)
     return out
 
 
-def _squeeze(x: Tensor, axes: Tensor | None = None) -> Tensor:
+def _squeeze(x: Tensor, axes: Static | None = None) -> Tensor:
     if axes is None:
         return x.squeeze()
     out = x
@@ -178,9 +223,9 @@ def _softmax(x: Tensor, axis: int = -1) -> Tensor:
     return torch.softmax(x, dim=axis)
 
 
-def _constant_of_shape(shape: Tensor, value: Any = None) -> Tensor:
+def _constant_of_shape(shape: Static, value: Any = None) -> Tensor:
     fill = value if isinstance(value, Tensor) else torch.zeros(1)
-    return torch.full(_ints(shape), fill.reshape(-1)[0].item(), dtype=fill.dtype)
+    return torch.full(_ints(shape), _values(fill)[0], dtype=fill.dtype)
 
 
 _OPS: dict[str, Callable[..., Any]] = {
@@ -213,7 +258,7 @@ _OPS: dict[str, Callable[..., Any]] = {
     "Cast": lambda x, to: x.to(_DTYPES[to]),
     "Transpose": lambda x, perm=None: x.permute(perm) if perm else x.permute(*reversed(range(x.dim()))),
     "Reshape": _reshape,
-    "Flatten": lambda x, axis=1: x.reshape(int(np.prod(x.shape[:axis])), -1),
+    "Flatten": lambda x, axis=1: x.reshape(int(np.prod(_shape(x)[:axis])), -1),
     "Unsqueeze": _unsqueeze,
     "Squeeze": _squeeze,
     "Concat": lambda *xs, axis: torch.cat(xs, dim=axis),
@@ -223,9 +268,9 @@ _OPS: dict[str, Callable[..., Any]] = {
     "Expand": lambda x, shape: x * torch.ones(_ints(shape), dtype=x.dtype),
     "Tile": lambda x, repeats: x.repeat(_ints(repeats)),
     "Pad": _pad,
-    "Shape": lambda x: torch.tensor(x.shape, dtype=torch.int64),
+    "Shape": lambda x: torch.tensor(_shape(x), dtype=torch.int64),
     "ConstantOfShape": _constant_of_shape,
-    "Range": lambda start, limit, delta: torch.arange(start.item(), limit.item(), delta.item()),
+    "Range": lambda start, limit, delta: torch.arange(_scalar(start), _scalar(limit), _scalar(delta)),
     "Softmax": _softmax,
     "Gemm": _gemm,
     "MatMul": lambda a, b: a @ b,
@@ -233,11 +278,21 @@ _OPS: dict[str, Callable[..., Any]] = {
     "ReduceMean": _reduce(lambda x, d, k: x.mean(dim=d, keepdim=k)),
     "ReduceMax": _reduce(lambda x, d, k: x.amax(dim=d, keepdim=k)),
     "ReduceSum": _reduce(lambda x, d, k: x.sum(dim=d, keepdim=k)),
-    "ReduceProd": _reduce(lambda x, d, k: x.prod(dim=d, keepdim=k)),
+    "ReduceProd": _reduce(lambda x, d, k: _product(x, d, k)),
     "TopK": _topk,
     "Trilu": lambda x, k=None, upper=1: torch.triu(x, _k(k)) if upper else torch.tril(x, _k(k)),
     "Resize": _resize,
 }
+
+
+def _product(x: Tensor, dim: int, keep: bool) -> Tensor:
+    # As a chain of multiplications: coremltools has no conversion for aten::prod, and the axes
+    # reduced here are short (a box's width and height).
+    parts = [x.narrow(dim, i, 1) for i in range(_shape(x)[dim])]
+    out = parts[0]
+    for part in parts[1:]:
+        out = out * part
+    return out if keep else out.squeeze(dim)
 
 
 def _fold(fn: Callable[[Tensor, Tensor], Tensor], xs: tuple[Tensor, ...]) -> Tensor:
@@ -247,8 +302,8 @@ def _fold(fn: Callable[[Tensor, Tensor], Tensor], xs: tuple[Tensor, ...]) -> Ten
     return out
 
 
-def _k(k: Tensor | None) -> int:
-    return 0 if k is None else int(k.reshape(-1)[0])
+def _k(k: Static | None) -> int:
+    return 0 if k is None else _ints(k)[0]
 
 
 def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
@@ -277,6 +332,7 @@ class OnnxGraphModule(nn.Module):
         self.inputs = [i.name for i in graph.input]
         self.outputs = [o.name for o in graph.output]
         self._names: dict[str, str] = {}
+        self._static: dict[str, np.ndarray] = {}
         for i, init in enumerate(graph.initializer):
             self._constant(f"init{i}", init.name, torch.from_numpy(numpy_helper.to_array(init).copy()))
         self.nodes: list[tuple[str, list[str], list[str], dict[str, Any]]] = []
@@ -286,19 +342,50 @@ class OnnxGraphModule(nn.Module):
                 self._constant(f"const{j}", node.output[0], attrs["value"])
                 continue
             self.nodes.append((node.op_type, list(node.input), list(node.output), attrs))
+        self._shapes: dict[str, tuple[int, ...]] = {}
+        static_inputs = [[d.dim_value for d in i.type.tensor_type.shape.dim] for i in graph.input]
+        if all(dims and all(d > 0 for d in dims) for dims in static_inputs):
+            # One eager run records every tensor's shape, so that tracing sees them as constants.
+            types = [_DTYPES[i.type.tensor_type.elem_type] for i in graph.input]
+            with torch.no_grad():
+                self._run(
+                    [torch.zeros(dims, dtype=t) for dims, t in zip(static_inputs, types, strict=True)], True
+                )
 
     def _constant(self, buffer: str, name: str, value: Tensor) -> None:
         self.register_buffer(buffer, value, persistent=False)
         self._names[name] = buffer
+        self._static[name] = value.numpy()
 
     def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
+        return self._run(list(inputs), False)
+
+    def _run(self, inputs: list[Tensor], probe: bool) -> tuple[Tensor, ...]:
         env: dict[str, Any] = {name: getattr(self, buffer) for name, buffer in self._names.items()}
         env.update(zip(self.inputs, inputs, strict=True))
         env[""] = None
-        for op, ins, outs, attrs in self.nodes:
-            result = _OPS[op](*[env[i] for i in ins], **attrs)
-            if len(outs) == 1:
-                env[outs[0]] = result
-            else:
-                env.update(zip(outs, result, strict=False))
+        try:
+            for op, ins, outs, attrs in self.nodes:
+                static = _STATIC_INPUTS.get(op, ())
+                args = [
+                    self._static[i] if k in static and i in self._static else env[i]
+                    for k, i in enumerate(ins)
+                ]
+                _current.shapes = [None if probe else self._shapes.get(i) for i in ins]
+                result = _OPS[op](*args, **attrs)
+                if len(outs) == 1:
+                    env[outs[0]] = result
+                else:
+                    env.update(zip(outs, result, strict=False))
+                if probe:
+                    for name in outs:
+                        if isinstance(env.get(name), Tensor):
+                            self._shapes[name] = tuple(int(d) for d in env[name].shape)
+        finally:
+            _current.shapes = []
+        if probe:
+            for name in self.inputs:
+                self._shapes[name] = tuple(int(d) for d in env[name].shape)
+            for name, buffer in self._names.items():
+                self._shapes[name] = tuple(int(d) for d in getattr(self, buffer).shape)
         return tuple(env[o] for o in self.outputs)

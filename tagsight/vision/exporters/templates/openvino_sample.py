@@ -19,7 +19,8 @@ HERE = Path(__file__).resolve().parent
 
 def main(image_path: str) -> None:
     metadata = json.loads((HERE / "metadata.json").read_text())
-    compiled = ov.Core().compile_model(str(HERE / "model.xml"), "CPU")
+    # float32 as exported: CPUs with bfloat16 units would otherwise compute in bfloat16.
+    compiled = ov.Core().compile_model(str(HERE / "model.xml"), "CPU", metadata["compileConfig"])
     pixels = prepare(Path(image_path).read_bytes(), metadata["input"]["size"])
     result = compiled(pixels)
     outputs = {port.get_any_name(): result[port] for port in compiled.outputs}

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 from postprocess import predictions
 from preprocess import prepare
 
@@ -21,11 +22,22 @@ except ImportError:  # TensorFlow ships the same interpreter
 HERE = Path(__file__).resolve().parent
 
 
+def run(interpreter: Interpreter, pixels: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+    """Outputs by name; the converter keeps the ONNX model's output order (names in metadata.json)."""
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], pixels)
+    interpreter.invoke()
+    return {
+        name: interpreter.get_tensor(d["index"])
+        for name, d in zip(names, interpreter.get_output_details(), strict=True)
+    }
+
+
 def main(image_path: str) -> None:
     metadata = json.loads((HERE / "metadata.json").read_text())
-    runner = Interpreter(model_path=str(HERE / "model.tflite")).get_signature_runner()
+    interpreter = Interpreter(model_path=str(HERE / "model.tflite"))
+    interpreter.allocate_tensors()
     pixels = prepare(Path(image_path).read_bytes(), metadata["input"]["size"])
-    outputs = runner(image=pixels)
+    outputs = run(interpreter, pixels, list(metadata["outputs"]))
     for p in predictions(metadata, outputs)[:10]:
         print(f"{p['tagName']:<30} {p['probability']:.4f} {p.get('boundingBox') or ''}")
 
