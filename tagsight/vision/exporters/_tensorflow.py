@@ -3,7 +3,9 @@
 Converted from the ONNX graph with ``onnx2tf`` (which needs TensorFlow): large dependencies, so
 they come with the optional extra ``tagsight[tflite]``. The graph is first fixed at batch 1 with
 its shape arithmetic folded (``_onnx.static_graph``); the input stays uint8 NHWC (the ONNX graph
-already takes NHWC, so onnx2tf is told to keep that input's shape as it is).
+already takes NHWC, so onnx2tf is told to keep that input's shape as it is). Detectors are
+converted up to their head, and their bundles decode boxes in ``postprocess.py`` (see
+``detection_head``).
 
 Flavors: ``TensorFlowSavedModel``, and Azure's ``TensorFlowNormal`` or no flavor, give a SavedModel
 folder; ``TensorFlowLite`` a ``model.tflite``; ``TensorFlowLiteFloat16`` one with float16 weights
@@ -24,7 +26,7 @@ import onnx
 from onnx import numpy_helper
 
 from tagsight.vision.exporters._bundle import Bundle, add_common, describe, readme, standard_outputs, template
-from tagsight.vision.exporters._onnx import input_description, load, sort_nodes, static_graph
+from tagsight.vision.exporters._onnx import input_description, load, static_graph
 from tagsight.vision.exporters._registry import ExportError, ExportRequest, ModelInfo, register_exporter
 
 SAVED_MODEL = "TensorFlowSavedModel"
@@ -38,24 +40,7 @@ RAW_OUTPUTS = {
 }
 
 
-def _topk_counts_as_tensors(path: Path) -> None:
-    """Feed each TopK's constant ``k`` through an Identity, in place.
-
-    onnx2tf reads a constant ``k`` with ``int(array)``, which NumPy 2 refuses for its shape-(1,)
-    array; computed by a node, ``k`` is read as a tensor instead (TOPK_V2 takes it either way).
-    """
-    model = onnx.load(str(path))
-    constants = {i.name for i in model.graph.initializer}
-    for n, node in enumerate(model.graph.node):
-        if node.op_type == "TopK" and node.input[1] in constants:
-            name = f"{node.input[1]}_as_tensor_{n}"
-            model.graph.node.append(onnx.helper.make_node("Identity", [node.input[1]], [name]))
-            node.input[1] = name
-    sort_nodes(model.graph)
-    onnx.save(model, str(path))
-
-
-HEAD_OUTPUTS = ("class_logits", "box_distances", "centerness_logits")
+HEAD_OUTPUTS = tuple(RAW_OUTPUTS)
 
 
 def detection_head(static_onnx: Path, info: ModelInfo) -> tuple[Path, dict[str, Any]]:
@@ -158,7 +143,6 @@ def convert(static_onnx: Path, out: Path) -> None:
     # from GitHub unless the file is in the working directory: give it synthetic ones (this runs
     # in the export's child process, so changing directory is harmless).
     os.chdir(static_onnx.parent)
-    _topk_counts_as_tensors(static_onnx)
     np.save(SAMPLE_IMAGES, np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -192,11 +176,12 @@ def write_tensorflow(request: ExportRequest, bundle: Bundle) -> None:
             source, decoding = detection_head(source, info)
         convert(source, out)
         if flavor in (LITE, LITE16):
-            produced = out / ("model_float16.tflite" if flavor == LITE16 else "model_float32.tflite")
-            source = next(out.glob(f"*{produced.name[len('model') :]}"), None)
-            if source is None:
-                raise ExportError(f"onnx2tf produced no {produced.name}.")
-            bundle.add_file("model.tflite", source)
+            # onnx2tf names them after the ONNX file: <stem>_float32.tflite, <stem>_float16.tflite.
+            suffix = "_float16.tflite" if flavor == LITE16 else "_float32.tflite"
+            lite_model = next(out.glob(f"*{suffix}"), None)
+            if lite_model is None:
+                raise ExportError(f"onnx2tf produced no *{suffix}.")
+            bundle.add_file("model.tflite", lite_model)
         else:
             if not (out / "saved_model.pb").exists():
                 raise ExportError("onnx2tf produced no SavedModel.")
