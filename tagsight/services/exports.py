@@ -29,6 +29,7 @@ from tagsight.store.repos import exports as export_repo
 from tagsight.store.repos import iterations as iteration_repo
 from tagsight.store.tables import Export, Iteration, utcnow
 from tagsight.vision.exporters import (
+    ExportCancelled,
     ExportError,
     ExportRequest,
     UnknownTargetError,
@@ -76,7 +77,7 @@ class ExportService:
             self._executor.submit(self._run, export_id)
 
     def stop(self) -> None:
-        # A conversion in flight is abandoned (its row stays Exporting and is redone at start).
+        # A conversion in flight is stopped (its row stays Exporting and is redone at start).
         self._stopping.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -196,8 +197,10 @@ class ExportService:
                     iteration_name=iteration.name,
                 )
                 out = Path(tmp) / "export.zip"
-                export_in_subprocess(request, out, timeout_s=self.timeout_s)
+                export_in_subprocess(request, out, timeout_s=self.timeout_s, cancel=self._stopping)
                 data = out.read_bytes()
+        except ExportCancelled:
+            return  # the server is stopping; the row stays Exporting and is redone at the next start
         except ExportError as exc:
             self._finish(export_id, error=str(exc))
             return

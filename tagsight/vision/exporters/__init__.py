@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from tagsight.vision.exporters import _coreml, _docker, _onnx, _openvino, _tensorflow  # noqa: F401 - register
 from tagsight.vision.exporters._bundle import Bundle
 from tagsight.vision.exporters._registry import (
+    ExportCancelled,
     Exporter,
     ExportError,
     ExportRequest,
@@ -26,6 +29,7 @@ from tagsight.vision.exporters._registry import (
 )
 
 __all__ = [
+    "ExportCancelled",
     "ExportError",
     "ExportRequest",
     "Exporter",
@@ -60,21 +64,41 @@ def export(request: ExportRequest, out: Path) -> list[str]:
     return bundle.names
 
 
-def export_in_subprocess(request: ExportRequest, out: Path, *, timeout_s: float) -> None:
-    """Run ``export`` in a child Python; raises ExportError with the reason when it fails."""
+def export_in_subprocess(
+    request: ExportRequest, out: Path, *, timeout_s: float, cancel: threading.Event | None = None
+) -> None:
+    """Run ``export`` in a child Python; raises ExportError with the reason when it fails.
+
+    Setting ``cancel`` kills the child and raises ExportCancelled (a server that stops does not
+    wait for a conversion it will redo at its next start).
+    """
     command = [sys.executable, "-m", "tagsight.vision.exporters", str(out)]
-    try:
-        done = subprocess.run(
-            command, input=request.to_json(), capture_output=True, text=True, timeout=timeout_s, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        out.unlink(missing_ok=True)
-        raise ExportError(f"The {request.platform} conversion took longer than {timeout_s:.0f} s.") from exc
-    if done.returncode == 0 and out.exists():
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + timeout_s
+    payload: str | None = request.to_json()
+    while True:
+        try:
+            _, stderr = process.communicate(payload, timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            payload = None  # sent with the first call
+            cancelled = cancel is not None and cancel.is_set()
+            if cancelled or time.monotonic() > deadline:
+                process.kill()
+                process.communicate()
+                out.unlink(missing_ok=True)
+                if cancelled:
+                    raise ExportCancelled(f"The {request.platform} conversion was stopped.") from None
+                raise ExportError(
+                    f"The {request.platform} conversion took longer than {timeout_s:.0f} s."
+                ) from None
+    if process.returncode == 0 and out.exists():
         return
     out.unlink(missing_ok=True)
-    for line in reversed(done.stderr.splitlines()):
+    for line in reversed(stderr.splitlines()):
         if line.startswith(_FAILURE):
             raise ExportError(line[len(_FAILURE) :])
-    tail = " ".join(done.stderr.strip().splitlines()[-3:])[-500:]
-    raise ExportError(f"The {request.platform} converter stopped (exit {done.returncode}): {tail}")
+    tail = " ".join(stderr.strip().splitlines()[-3:])[-500:]
+    raise ExportError(f"The {request.platform} converter stopped (exit {process.returncode}): {tail}")

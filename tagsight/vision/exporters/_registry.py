@@ -16,6 +16,7 @@ from typing import Any
 import onnx
 
 __all__ = [
+    "ExportCancelled",
     "ExportError",
     "ExportRequest",
     "Exporter",
@@ -30,6 +31,10 @@ __all__ = [
 
 class ExportError(Exception):
     """A conversion failed in a way worth telling the user (the message says why)."""
+
+
+class ExportCancelled(Exception):
+    """The conversion was stopped on purpose (the server is shutting down)."""
 
 
 class UnknownTargetError(KeyError, ValueError):
