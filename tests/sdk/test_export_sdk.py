@@ -32,6 +32,8 @@ from msrest.authentication import ApiKeyCredentials
 from raccoon import raccoon_entry, raccoon_names
 from training_helpers import wait_for
 
+from tagsight.vision.exporters import list_exporters
+
 COMPACT_CLASSIFICATION = "0732100f-1a38-4e49-a514-c9b44c697ab5"
 COMPACT_DETECTION = "a27d5ca5-bb19-49d8-a70a-fec086c47f5b"
 GENERAL_CLASSIFICATION = "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31"
@@ -212,6 +214,13 @@ def test_export_rules_answer_azure_error_codes(trained, server, shared_data: Pat
     assert code(iteration.id, "VAIDK") == "BadRequestExportValidationFailed"
     assert code(iteration.id, "ONNX", "CoreMLFloat16") == "BadRequestExportValidationFailed"
     assert code(iteration.id, "DockerFile", "Windows") == "BadRequestExportValidationFailed"
+    for exporter in list_exporters():
+        # A converter that is not installed is neither offered nor attempted, with a clear reason.
+        offered = exporter.platform in trainer.get_domain(COMPACT_CLASSIFICATION).exportable_platforms
+        assert offered == (not exporter.missing())
+        if exporter.missing():
+            flavor = next(f for f in exporter.flavors if f)
+            assert code(iteration.id, exporter.platform, flavor) == "BadRequestNotSupported"
     # Two exports queue behind one another on the export thread, so the second is still in progress.
     trainer.export_iteration(project.id, iteration.id, "DockerFile", "Linux")
     trainer.export_iteration(project.id, iteration.id, "ONNX", "ONNX12")

@@ -23,7 +23,7 @@ from tagsight.vision.exporters._registry import ExportError, ExportRequest, regi
 FLOAT16 = "CoreMLFloat16"
 
 
-@register_exporter("CoreML", (None, FLOAT16), requires=("coremltools",), extra="coreml", runs_on_linux=False)
+@register_exporter("CoreML", (None, FLOAT16), requires=("coremltools",), extra="coreml")
 def write_coreml(request: ExportRequest, bundle: Bundle) -> None:
     import coremltools as ct
     import onnx

@@ -103,7 +103,6 @@ class Exporter:
     # Modules the converter imports, and the pip extra that installs them when they are missing.
     requires: tuple[str, ...] = ()
     extra: str | None = None
-    runs_on_linux: bool = True
 
     def missing(self) -> list[str]:
         return missing_modules(self.requires)
@@ -118,12 +117,11 @@ def register_exporter(
     *,
     requires: tuple[str, ...] = (),
     extra: str | None = None,
-    runs_on_linux: bool = True,
 ) -> Callable[[Writer], Writer]:
     def decorate(write: Writer) -> Writer:
         if platform in _EXPORTERS:
             raise ValueError(f"Exporter for {platform} registered twice")
-        _EXPORTERS[platform] = Exporter(platform, flavors, write, requires, extra, runs_on_linux)
+        _EXPORTERS[platform] = Exporter(platform, flavors, write, requires, extra)
         return write
 
     return decorate
