@@ -248,6 +248,33 @@ def test_export_rules_answer_azure_error_codes(trained, server, shared_data: Pat
     assert info.value.error.code == "BadRequestExportValidationFailed"
 
 
+def test_an_iteration_still_training_or_failed_cannot_be_exported(server_factory, shared_data: Path) -> None:
+    # No worker yet: the iteration stays Training until the test lets it run (and fail).
+    server = server_factory(embedded_worker=False)
+    trainer = server.trainer()
+    project = trainer.create_project("export-failing", domain_id=COMPACT_CLASSIFICATION)
+    images = []
+    for name in ("ants", "bees"):
+        tag = trainer.create_tag(project.id, name)
+        files = sorted((shared_data / "hymenoptera" / "train" / name).glob("*.jpg"))[:PER_TAG]
+        entries = [
+            ImageFileCreateEntry(name=f.name, contents=f.read_bytes(), tag_ids=[tag.id]) for f in files
+        ]
+        summary = trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=entries))
+        images += [r.image.id for r in summary.images]
+    iteration = trainer.train_project(project.id)
+    with pytest.raises(CustomVisionErrorException) as info:
+        trainer.export_iteration(project.id, iteration.id, "ONNX")
+    assert info.value.error.code == "BadRequestExportWhileTraining"
+    trainer.delete_images(project.id, image_ids=images[:3])  # the training will fail for want of them
+    server.services.worker.start()
+    assert wait_for(trainer, project.id, iteration.id).status == "Failed"
+    with pytest.raises(CustomVisionErrorException) as info:
+        trainer.export_iteration(project.id, iteration.id, "ONNX")
+    assert info.value.error.code == "BadRequestIterationIsNotTrained"
+    assert trainer.get_exports(project.id, iteration.id) == []
+
+
 def test_download_needs_a_valid_signature_or_the_training_key(trained, server, tmp_path: Path) -> None:
     trainer = trained["trainer"]
     project, iteration = trained["cls"]
