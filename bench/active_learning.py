@@ -27,6 +27,7 @@ import argparse
 import json
 import logging
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -318,6 +319,8 @@ def main() -> None:
     parser.add_argument("--det-epochs", type=int, default=15, help="detection head epochs (default 30)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    # A run can take an hour: stopping it (kill) still stops its server, through the finally below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tasks = {"classification": hymenoptera, "detection": raccoons}
     chosen = list(tasks) if args.task == "both" else [args.task]
     report: dict[str, Any] = {"bench": "active_learning", "unit": "labels"}
@@ -329,6 +332,8 @@ def main() -> None:
             TAGSIGHT_MIN_IMAGES_PER_TAG_DETECTION=str(args.start),
             TAGSIGHT_DETECTION_INPUT_SIZE=str(args.det_size),
             TAGSIGHT_DETECTION_EPOCHS=str(args.det_epochs),
+            # One iteration per round: more rounds than Azure's 20 iterations per project.
+            TAGSIGHT_LIMIT_ITERATIONS_PER_PROJECT="1000",
         )
         try:
             trainer = CustomVisionTrainingClient(
