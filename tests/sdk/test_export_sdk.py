@@ -12,6 +12,8 @@ import importlib.util
 import io
 import json
 import sqlite3
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -185,6 +187,18 @@ def _check(server, trained, shared_data, kind: str, folder: Path, run: Runner, t
         assert_parity(want, got, tolerance, detection=kind == "det")
 
 
+def _run_sample(server, trained, shared_data: Path, kind: str, folder: Path) -> None:
+    """The bundle's sample.py, run as its README says, names the API's top tag first."""
+    photo = folder / "photo.jpg"
+    photo.write_bytes(_photos(shared_data, kind)[0])
+    done = subprocess.run(
+        [sys.executable, "sample.py", str(photo)], cwd=folder, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    (expected,) = _api_predictions(server, trained, kind, [photo.read_bytes()])
+    assert done.stdout.split()[0] == expected[0]["tagName"]
+
+
 # --- the API: domains, iterations, rules ------------------------------------------------------------
 
 
@@ -314,6 +328,8 @@ def test_onnx_matches_the_prediction_api(
     assert metadata["input"]["layout"] == "NHWC" and metadata["input"]["colorOrder"] == "RGB"
     assert metadata["input"]["range"] == [0, 255] and metadata["input"]["dtype"] == "uint8"
     _check(server, trained, shared_data, kind, folder, _onnx_runner(folder / "model.onnx"), tolerance)
+    if flavor is None:
+        _run_sample(server, trained, shared_data, kind, folder)
 
 
 @pytest.mark.parametrize("kind", ["cls", "det"])
@@ -331,6 +347,7 @@ def test_openvino_matches_the_prediction_api(
         return {port.get_any_name(): result[port] for port in compiled.outputs}
 
     _check(server, trained, shared_data, kind, folder, run, FLOAT32)
+    _run_sample(server, trained, shared_data, kind, folder)
 
 
 # Each conversion takes a while (TensorFlow starts in the child), so one flavor per model.
@@ -358,6 +375,7 @@ def test_tflite_matches_the_prediction_api(
         return {n: interpreter.get_tensor(d["index"]) for n, d in zip(names, details, strict=True)}
 
     _check(server, trained, shared_data, kind, folder, run, tolerance)
+    _run_sample(server, trained, shared_data, kind, folder)
 
 
 @pytest.mark.parametrize(("kind", "flavor"), [("cls", None), ("det", "CoreMLFloat16")])
