@@ -38,9 +38,9 @@ def bundle_venv(path: Path) -> Path:
     python = path / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(path)], check=True, capture_output=True)
-        (purelib,) = {p for p in site.getsitepackages() if p.endswith("site-packages")}
+        parents = [p for p in site.getsitepackages() if p.endswith("site-packages")]
         target = next((path / "lib").glob("python*/site-packages"))
-        (target / "tagsight-parent.pth").write_text(purelib + "\n")
+        (target / "tagsight-parent.pth").write_text("".join(f"{p}\n" for p in parents))
     return python
 
 
