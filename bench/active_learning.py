@@ -260,9 +260,8 @@ def plot(task: Task, results: dict[str, list[list[dict[str, float]]]], target: f
         ax.plot(
             [x for x, _ in mean], [y for _, y in mean], marker="o", ms=3, color=colours[strategy], label=label
         )
-    ax.axhline(
-        target, color="grey", ls="--", lw=1, label=f"random, all {len(task.pool)} labels: {target:.3f}"
-    )
+    everything = mean_curve(results["random"])[-1][0]  # distinct images: a set may hold a file twice
+    ax.axhline(target, color="grey", ls="--", lw=1, label=f"random, all {everything} labels: {target:.3f}")
     ax.set_xlabel("labelled training images")
     ax.set_ylabel(task.metric)
     ax.set_title(
@@ -284,7 +283,7 @@ def run_task(trainer: Any, task: Task, args: argparse.Namespace) -> dict[str, An
     random_mean, uncertainty_mean = mean_curve(results["random"]), mean_curve(results["uncertainty"])
     all_labels, target = random_mean[-1]
     needed = labels_to_reach(uncertainty_mean, target)
-    path = OUT / f"active_learning_{task.name}.png"
+    path = OUT / f"active_learning_{task.name}{args.suffix}.png"
     plot(task, results, target, path)
     return {
         "metric": task.metric,
@@ -317,6 +316,7 @@ def main() -> None:
     parser.add_argument("--max-labels", type=int, default=10**9, help="stop a run at this many labels")
     parser.add_argument("--det-size", type=int, default=224, help="detection input size (default 320)")
     parser.add_argument("--det-epochs", type=int, default=15, help="detection head epochs (default 30)")
+    parser.add_argument("--suffix", default="", help="added to the plot's file name")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
     # A run can take an hour: stopping it (kill) still stops its server, through the finally below.
