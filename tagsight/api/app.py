@@ -23,9 +23,9 @@ from tagsight.api.errors import install_error_handlers
 from tagsight.api.paths import NormalisePathMiddleware
 from tagsight.api.portal import routes as portal
 from tagsight.config import Settings
+from tagsight.services.artifacts import ArtifactService
 from tagsight.services.datasets import DatasetService
 from tagsight.services.exports import ExportService
-from tagsight.services.artifacts import ArtifactService
 from tagsight.services.image_files import ImageFiles
 from tagsight.services.images import ImageService
 from tagsight.services.iterations import IterationService

@@ -11,9 +11,9 @@ from fastapi import Depends, Query, Request
 
 from tagsight.config import Settings
 from tagsight.errors import BadRequest, ErrorCode, Unauthorized
+from tagsight.services.artifacts import ArtifactService
 from tagsight.services.datasets import DatasetService
 from tagsight.services.exports import ExportService
-from tagsight.services.artifacts import ArtifactService
 from tagsight.services.image_files import ImageFiles
 from tagsight.services.images import ImageService
 from tagsight.services.iterations import IterationService

@@ -180,3 +180,23 @@ def test_older_sdk_base_urls(live_server) -> None:
         trainer.config.base_url = "{Endpoint}/customvision/" + version + "/training"
         project = trainer.create_project(unique(version))
         assert trainer.get_project(project.id).name == project.name
+
+
+def test_project_thumbnail_is_its_newest_image(trainer) -> None:
+    import io
+
+    import httpx
+    from imagegen import noise_jpeg
+    from PIL import Image
+
+    project = trainer.create_project(unique("thumb"))
+    assert project.thumbnail_uri is None  # nothing to show yet
+    trainer.create_images_from_data(project.id, noise_jpeg(1))
+    newest = trainer.create_images_from_data(project.id, noise_jpeg(2)).images[0].image
+    listed = next(p for p in trainer.get_projects() if p.id == project.id)
+    for seen in (trainer.get_project(project.id), listed):
+        # The same file; the signature's expiry may differ across an hour boundary.
+        assert seen.thumbnail_uri.split("?")[0] == newest.thumbnail_uri.split("?")[0]
+    reply = httpx.get(newest.thumbnail_uri)  # signed: no key needed
+    assert reply.status_code == 200
+    assert Image.open(io.BytesIO(reply.content)).size[0] <= 256

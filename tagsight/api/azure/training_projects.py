@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from tagsight.api.azure import schemas as s
-from tagsight.api.azure.views import domain_out, project_out, tag_out
-from tagsight.api.deps import IdList, ProjectId, ServicesDep, parse_id, require_training_key
+from tagsight.api.azure.views import ImageLinks, domain_out, project_out, tag_out
+from tagsight.api.deps import IdList, ProjectId, Services, ServicesDep, parse_id, require_training_key
 from tagsight.services import domains
 from tagsight.services.projects import ProjectFields
+from tagsight.store.tables import Project
 
 router = APIRouter(dependencies=[Depends(require_training_key)])
 
@@ -25,9 +26,17 @@ def get_domain(domainId: str) -> Any:  # noqa: N803
     return s.dump(domain_out(domains.get_domain(parse_id(domainId, "domain id"))))
 
 
+def _project(svc: Services, request: Request, project: Project) -> s.ProjectOut:
+    newest = svc.images.list(project.id, take=1)
+    thumbnail = (
+        ImageLinks(str(request.base_url), svc.signer)("thumbnail", newest[0].content_hash) if newest else None
+    )
+    return project_out(project, thumbnail)
+
+
 @router.get("/projects")
-def get_projects(svc: ServicesDep) -> Any:
-    return s.dump([project_out(p) for p in svc.projects.list()])
+def get_projects(svc: ServicesDep, request: Request) -> Any:
+    return s.dump([_project(svc, request, p) for p in svc.projects.list()])
 
 
 @router.post("/projects")
@@ -54,12 +63,12 @@ def create_project(
 
 
 @router.get("/projects/{projectId}")
-def get_project(svc: ServicesDep, project_id: ProjectId) -> Any:
-    return s.dump(project_out(svc.projects.get(project_id)))
+def get_project(svc: ServicesDep, request: Request, project_id: ProjectId) -> Any:
+    return s.dump(_project(svc, request, svc.projects.get(project_id)))
 
 
 @router.patch("/projects/{projectId}")
-def update_project(svc: ServicesDep, project_id: ProjectId, body: s.ProjectUpdate) -> Any:
+def update_project(svc: ServicesDep, request: Request, project_id: ProjectId, body: s.ProjectUpdate) -> Any:
     settings = body.settings or s.ProjectSettings()
     processing = settings.image_processing_settings
     fields = ProjectFields(
@@ -70,7 +79,7 @@ def update_project(svc: ServicesDep, project_id: ProjectId, body: s.ProjectUpdat
         target_export_platforms=settings.target_export_platforms,
         image_processing=processing.model_dump(by_alias=True) if processing else None,
     )
-    return s.dump(project_out(svc.projects.update(project_id, fields)))
+    return s.dump(_project(svc, request, svc.projects.update(project_id, fields)))
 
 
 @router.delete("/projects/{projectId}", status_code=204)
@@ -95,8 +104,11 @@ def export_project(svc: ServicesDep, project_id: ProjectId) -> Any:
 
 
 @router.post("/projects/import")
-def import_project(svc: ServicesDep, token: Annotated[str, Query()], name: str | None = None) -> Any:
-    return s.dump(project_out(svc.project_copy.import_project(token, name)))
+def import_project(
+    svc: ServicesDep, request: Request, token: Annotated[str, Query()], name: str | None = None
+) -> Any:
+    project = svc.project_copy.import_project(token, name)
+    return s.dump(_project(svc, request, project))
 
 
 @router.get("/projects/{projectId}/tags")

@@ -30,12 +30,14 @@ def domain_out(d: Domain) -> s.DomainOut:
     )
 
 
-def project_out(p: Project) -> s.ProjectOut:
+def project_out(p: Project, thumbnail_uri: str | None = None) -> s.ProjectOut:
+    """``thumbnail_uri``: the newest image's thumbnail, as Azure shows; None for an empty project."""
     processing = p.image_processing or {}
     return s.ProjectOut(
         id=p.id,
         name=p.name,
         description=p.description,
+        thumbnail_uri=thumbnail_uri,
         settings=s.ProjectSettings(
             domain_id=p.domain_id,
             classification_type=p.classification_type,
@@ -226,7 +228,6 @@ def stored_prediction_out(
         original_image_uri=original,
         domain=domain_type,
     )
-
 
 
 def suggestion_out(view: SuggestionView, project_id: str) -> s.SuggestedTagAndRegion:
