@@ -124,13 +124,40 @@ def _check_decoding(full: Path, head: Path, info: ModelInfo, params: dict[str, A
 
     boxes, scores, classes = run(full)
     decoded = decode(dict(zip(HEAD_OUTPUTS, run(head), strict=True)), **params)
-    live = scores > 0
-    if not (
-        np.allclose(decoded["scores"], scores, atol=1e-5)
-        and np.allclose(decoded["boxes"][live], boxes[live], atol=1e-4)
-        and (decoded["classes"][live] == classes[live]).all()
+    if not _same_detections(
+        (boxes[0], scores[0], classes[0]),
+        (decoded["boxes"][0], decoded["scores"][0], decoded["classes"][0]),
     ):
         raise ExportError("Decoding the detector's head outside the model does not reproduce its boxes.")
+
+
+def _same_detections(expected: tuple[Any, Any, Any], found: tuple[Any, Any, Any]) -> bool:
+    """Every detection of ``expected`` is in ``found`` (same class, score within 1e-4, box within
+    1e-3), and vice versa, leaving out those within 1e-3 of the lowest score kept: on noise pixels
+    hundreds of weak boxes score alike, so rounding may reorder near-ties or move the cut-off."""
+    import numpy as np
+
+    def confident(boxes: Any, scores: Any, classes: Any) -> list[tuple[Any, float, int]]:
+        live = scores > 0
+        if not live.any():
+            return []
+        floor = float(scores[live].min()) + 1e-3
+        return [(b, float(s), int(c)) for b, s, c in zip(boxes, scores, classes, strict=True) if s > floor]
+
+    def covered(these: list[tuple[Any, float, int]], others: list[tuple[Any, float, int]]) -> bool:
+        return all(
+            any(
+                c == k and abs(s - t) <= 1e-4 and np.abs(np.asarray(b) - np.asarray(o)).max() <= 1e-3
+                for o, t, k in others
+            )
+            for b, s, c in these
+        )
+
+    a, b = confident(*expected), confident(*found)
+    # The looser floor of the other side: a detection just above one floor may sit below the other.
+    return covered([d for d in a if d[1] > 2e-3 + min((x[1] for x in a), default=0.0)], b) and covered(
+        [d for d in b if d[1] > 2e-3 + min((x[1] for x in b), default=0.0)], a
+    )
 
 
 def convert(static_onnx: Path, out: Path) -> None:
