@@ -90,3 +90,23 @@ def test_torch_replay_matches_onnxruntime() -> None:
     )
     (replayed,) = OnnxGraphModule(model)(torch.from_numpy(x))
     np.testing.assert_allclose(replayed.numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_head_decoding_check_ignores_order_but_not_moved_boxes() -> None:
+    import numpy as np
+
+    from tagsight.vision.exporters._tensorflow import _same_detections
+
+    rng = np.random.default_rng(0)
+    boxes = rng.uniform(size=(200, 4)).astype(np.float32)
+    scores = np.sort(rng.uniform(0.01, 0.9, 200))[::-1].astype(np.float32)
+    classes = np.zeros(200, np.int64)
+    swap = np.arange(200)
+    swap[[5, 6]] = swap[[6, 5]]
+    assert _same_detections((boxes, scores, classes), (boxes[swap], scores[swap], classes[swap]))
+    moved = boxes.copy()
+    moved[3] += 0.1
+    assert not _same_detections((boxes, scores, classes), (moved, scores, classes))
+    weaker = scores.copy()
+    weaker[0] -= 0.01
+    assert not _same_detections((boxes, scores, classes), (boxes, weaker, classes))
