@@ -19,6 +19,7 @@ export function clampBox({ left, top, width, height }) {
   return { left: clamp(left, 0, 1 - width), top: clamp(top, 0, 1 - height), width, height };
 }
 
+const sameBox = (a, b) => ["left", "top", "width", "height"].every((k) => Math.abs(a[k] - b[k]) < 1e-4);
 const pct = (v) => `${(v * 100).toFixed(3)}%`;
 const place = (el, b) => Object.assign(el.style, { left: pct(b.left), top: pct(b.top), width: pct(b.width), height: pct(b.height) });
 
@@ -29,6 +30,7 @@ export function regionEditor({ imageUrl, width, height, tags, onCreate, onUpdate
   let selectedId = null;
   let drag = null; // {mode: "draw"|"move"|"resize", start, box, region, corner, el}
   let pending = null; // keyboard edits, committed after a pause
+  let committed = null; // the last committed box, until the server's regions come back
 
   const overlay = h("div", {
     class: "overlay", tabindex: "0", role: "application",
@@ -56,7 +58,7 @@ export function regionEditor({ imageUrl, width, height, tags, onCreate, onUpdate
     const el = h("div", { class: ["box", isSelected && "selected"], dataset: { regionId: region.regionId }, title: region.tagName },
       h("span", { class: "box-label" }, region.tagName),
       isSelected ? ["nw", "ne", "sw", "se"].map((c) => h("span", { class: `handle ${c}`, dataset: { corner: c } })) : null);
-    place(el, region);
+    place(el, latestBox(region));
     return el;
   }
 
@@ -89,7 +91,8 @@ export function regionEditor({ imageUrl, width, height, tags, onCreate, onUpdate
       const region = regions.find((r) => r.regionId === boxEl.dataset.regionId);
       const corner = event.target.dataset.corner;
       if (region.regionId !== selectedId) select(region.regionId);
-      drag = { mode: corner ? "resize" : "move", corner, start: p, region, box: boxOf(region), moved: false };
+      commitPending();
+      drag = { mode: corner ? "resize" : "move", corner, start: p, region, origin: latestBox(region), box: latestBox(region), moved: false };
     } else {
       select(null);
       drag = { mode: "draw", start: p, box: { left: p.x, top: p.y, width: 0, height: 0 }, el: h("div", { class: "box drawing" }) };
@@ -109,7 +112,7 @@ export function regionEditor({ imageUrl, width, height, tags, onCreate, onUpdate
       place(drag.el, drag.box);
       return;
     }
-    const b = boxOf(drag.region);
+    const b = drag.origin;
     let next;
     if (drag.mode === "move") {
       next = clampBox({ ...b, left: b.left + dx, top: b.top + dy });
@@ -137,8 +140,12 @@ export function regionEditor({ imageUrl, width, height, tags, onCreate, onUpdate
   overlay.addEventListener("pointerup", endDrag);
   overlay.addEventListener("pointercancel", () => { drag?.el?.remove(); drag = null; render(); });
 
+  // A key pressed while the last edit is still saving builds on that edit, not on the old box.
+  const latestBox = (region) => (pending?.region === region ? pending.box
+    : committed?.regionId === region.regionId ? committed.box : boxOf(region));
+
   function nudge(region, dx, dy, resize) {
-    const b = pending?.region === region ? pending.box : boxOf(region);
+    const b = latestBox(region);
     const next = clampBox(resize ? { ...b, width: b.width + dx, height: b.height + dy } : { ...b, left: b.left + dx, top: b.top + dy });
     place(overlay.querySelector(`.box[data-region-id="${region.regionId}"]`), next);
     clearTimeout(pending?.timer);
@@ -150,6 +157,7 @@ export function regionEditor({ imageUrl, width, height, tags, onCreate, onUpdate
     const { region, box } = pending;
     clearTimeout(pending.timer);
     pending = null;
+    committed = { regionId: region.regionId, box };
     onUpdate(region, box);
   }
 
@@ -179,7 +187,8 @@ export function regionEditor({ imageUrl, width, height, tags, onCreate, onUpdate
       onDelete(region);
     } else if (/^[1-9]$/.test(event.key) && tags()[Number(event.key) - 1]) {
       event.preventDefault();
-      onRetag(region, tags()[Number(event.key) - 1].id);
+      commitPending();
+      onRetag(region, tags()[Number(event.key) - 1].id, latestBox(region));
     } else if (event.key === "Escape") {
       event.preventDefault(); // keep the dialog open: Escape first deselects
       commitPending();
@@ -192,12 +201,27 @@ export function regionEditor({ imageUrl, width, height, tags, onCreate, onUpdate
     overlay,
     /** Show the server's regions; `keepSelected` is the id to select afterwards. */
     setRegions(next, keepSelected = selectedId) {
+      const before = selectedId;
       regions = next;
       selectedId = regions.some((r) => r.regionId === keepSelected) ? keepSelected : null;
+      // Edits made while a box was being replaced belong to its replacement.
+      const heir = (id) => regions.find((r) => r.regionId === id) || (id === before ? selected() : null);
+      if (pending) {
+        const region = heir(pending.region.regionId);
+        if (region) pending.region = region;
+        else { clearTimeout(pending.timer); pending = null; }
+      }
+      if (committed) {
+        const region = heir(committed.regionId);
+        // Saved once the server holds it; until then later keys build on it.
+        committed = region && !sameBox(region, committed.box) ? { regionId: region.regionId, box: committed.box } : null;
+      }
       render();
       onSelect?.(selected());
     },
     setProposals(next) { proposals = next; render(); },
+    /** Forget edits not yet on the server (their save failed). */
+    discardEdits() { clearTimeout(pending?.timer); pending = null; committed = null; },
     select,
     flush: commitPending,
   };

@@ -78,6 +78,7 @@ export function openImageDetail(ctx, images, startIndex, onChanged) {
         refresh(typeof afterSelect === "function" ? afterSelect(result) : undefined);
       } catch (err) {
         mount(status, errorBox(err));
+        editor?.discardEdits();
         refresh();
       }
     });
@@ -97,9 +98,16 @@ export function openImageDetail(ctx, images, startIndex, onChanged) {
   const createdId = (summary) => summary?.created?.[0]?.regionId;
   const addRegion = (tagId, box) => api.addRegions(ctx.project.id, [{ imageId: image.id, tagId, ...clampBox(box) }]);
   // Azure has no "update region": a moved or retagged box is added anew, then the old one deleted.
+  // Edits queue up while earlier ones save, so an edit may name a box that an earlier edit
+  // already replaced: follow the chain to the box the server holds now.
+  const successors = new Map();
+  const currentId = (id) => (successors.has(id) ? currentId(successors.get(id)) : id);
   const replaceRegion = async (region, tagId, box) => {
+    const oldId = currentId(region.regionId);
     const summary = await addRegion(tagId, box);
-    await api.deleteRegions(ctx.project.id, [region.regionId]);
+    await api.deleteRegions(ctx.project.id, [oldId]);
+    const newId = createdId(summary);
+    if (newId) successors.set(oldId, newId);
     return summary;
   };
 
@@ -163,7 +171,7 @@ export function openImageDetail(ctx, images, startIndex, onChanged) {
           if (tagId) save(() => addRegion(tagId, box), createdId);
         },
         onUpdate: (region, box) => save(() => replaceRegion(region, region.tagId, box), createdId),
-        onRetag: (region, tagId) => save(() => replaceRegion(region, tagId, region), createdId),
+        onRetag: (region, tagId, box) => save(() => replaceRegion(region, tagId, box), createdId),
         onDelete: (region) => save(() => api.deleteRegions(ctx.project.id, [region.regionId])),
         onSelect: (region) => mount(side, regionList(region)),
       });
