@@ -17,6 +17,7 @@ than greedy NMS when chains of overlapping boxes occur.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -41,6 +42,9 @@ class DetectorConfig:
     pre_nms: int = 300  # candidates kept before NMS
     max_detections: int = 200  # Azure returns at most 200 predictions per image
     nms_iou: float = 0.5
+    # Test-time augmentation: also run the mirrored image and average the two predictions at every
+    # location before decoding (one NMS, no box voting). Twice the backbone work; Advanced uses it.
+    mirror_test: bool = False
 
 
 def _separable(channels: int) -> nn.Sequential:
@@ -111,6 +115,43 @@ def level_points(input_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(points), torch.cat(strides)
 
 
+class MirrorAverage(nn.Module):
+    """Averages head outputs with those of the mirrored image, brought back to unmirrored locations.
+
+    Index permutations (ONNX Gather) rather than flips: negative-step slices do not survive every
+    exporter's converter, and one Gather serves all three levels at once.
+    """
+
+    def __init__(self, input_size: int) -> None:
+        super().__init__()
+        mirrored = []
+        offset = 0
+        for stride in STRIDES:
+            side = math.ceil(input_size / stride)
+            grid = torch.arange(side * side).view(side, side)
+            mirrored.append(offset + grid.flip(1).flatten())
+            offset += side * side
+        self.register_buffer("columns", torch.arange(input_size - 1, -1, -1), persistent=False)
+        self.register_buffer("locations", torch.cat(mirrored), persistent=False)
+        # Mirroring swaps a box's left and right distances.
+        self.register_buffer("sides", torch.tensor([2, 1, 0, 3]), persistent=False)
+
+    def pair(self, pixels: torch.Tensor) -> torch.Tensor:
+        """NHWC pixels followed by their mirror images (2N, H, W, C)."""
+        return torch.cat([pixels, torch.index_select(pixels, 2, self.columns)])
+
+    def forward(
+        self, cls: torch.Tensor, box: torch.Tensor, ctr: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n = cls.shape[0] // 2
+
+        def back(t: torch.Tensor) -> torch.Tensor:
+            return torch.index_select(t[n:], 1, self.locations)
+
+        mirrored_box = torch.index_select(back(box), 2, self.sides)
+        return (cls[:n] + back(cls)) / 2, (box[:n] + mirrored_box) / 2, (ctr[:n] + back(ctr)) / 2
+
+
 def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Pairwise IoU of xyxy boxes: (..., P, 4) x (..., Q, 4) → (..., P, Q)."""
     lt = torch.maximum(a[..., :, None, :2], b[..., None, :, :2])
@@ -134,6 +175,7 @@ class Detector(nn.Module):
         points, strides = level_points(cfg.input_size)
         self.register_buffer("points", points, persistent=False)
         self.register_buffer("strides", strides, persistent=False)
+        self.mirror = MirrorAverage(cfg.input_size) if cfg.mirror_test else None
 
     def backbone_maps(self, pixels: torch.Tensor) -> list[torch.Tensor]:
         x = (pixels.permute(0, 3, 1, 2).float() - self.mean) / self.std
@@ -144,7 +186,15 @@ class Detector(nn.Module):
         return self.head(self.pyramid(maps))
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.detect(*self.raw(self.backbone_maps(pixels)))
+        if self.mirror is None:
+            return self.detect(*self.raw(self.backbone_maps(pixels)))
+        return self.detect(*self.mirror(*self.raw(self.backbone_maps(self.mirror.pair(pixels)))))
+
+    def with_mirror_test(self, on: bool = True) -> Detector:
+        """This detector (same weights) with test-time mirroring switched on or off."""
+        self.cfg = dataclasses.replace(self.cfg, mirror_test=on)
+        self.mirror = MirrorAverage(self.cfg.input_size).to(self.points.device) if on else None
+        return self
 
     def detect(
         self, cls: torch.Tensor, box: torch.Tensor, ctr: torch.Tensor

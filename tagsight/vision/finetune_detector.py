@@ -70,6 +70,9 @@ class DetectorFinetuneConfig:
     # of every image in batches of 16; batches of 8 fresh views only add noise to them.
     freeze_head_norms: bool = True
     settle_lr_factor: float = 0.1
+    # Average every prediction with the mirrored image's (see DetectorConfig.mirror_test): on
+    # raccoons it added 0.02-0.04 val mAP@0.5 for twice the backbone's inference time.
+    mirror_test: bool = True
     seed: int = 0
 
 
@@ -223,7 +226,7 @@ def train_detector_advanced(
         maps_model(regular, cache),
         lambda f, m: progress(0.01 + 0.1 * f, m),
     )
-    detector = build_detector(regular, len(labels))
+    detector = build_detector(regular, len(labels)).with_mirror_test(cfg.mirror_test)
     train_head(
         detector,
         views,

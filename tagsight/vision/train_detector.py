@@ -297,6 +297,7 @@ def export_detector(detector: Detector, cfg: DetectorTrainConfig, labels: Sequen
             "color_order": "RGB",
             "input_range": "0-255",
             "resize": "squash to input_size x input_size, bilinear",
+            "test_time_augmentation": "mirror, averaged" if detector.cfg.mirror_test else "none",
             "outputs": "boxes: normalised left, top, width, height; scores; classes (index into labels)",
             "labels": json.dumps(list(labels)),
         },

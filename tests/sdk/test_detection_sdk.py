@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from azure.cognitiveservices.vision.customvision.training.models import (
     ImageFileCreateEntry,
     Region,
 )
+from PIL import Image
 from raccoon import raccoon_boxes, raccoon_entry, raccoon_names
 from training_helpers import wait_for
 
@@ -204,3 +206,22 @@ def test_advanced_training_within_its_budget(trained, server) -> None:
         project.id, iteration_id=iteration.id, image_data=trained["photo"], store=False
     )
     assert result.predictions and result.predictions[0].bounding_box is not None
+
+    # Advanced averages each prediction with the mirror image's, so a mirrored photo gets the
+    # mirrored boxes with the same probabilities (lossless PNGs, so only the mirroring differs).
+    def quick_test(image: Image.Image) -> list:
+        data = io.BytesIO()
+        image.save(data, format="PNG")
+        found = trainer.quick_test_image(
+            project.id, iteration_id=iteration.id, image_data=data.getvalue(), store=False
+        ).predictions
+        return [(p.probability, p.bounding_box) for p in found if p.probability > 0.05]
+
+    photo = Image.open(io.BytesIO(trained["photo"])).convert("RGB")
+    plain, mirrored = quick_test(photo), quick_test(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+    assert plain and len(plain) == len(mirrored)
+    for (p, box), (q, other) in zip(plain, mirrored, strict=True):
+        assert q == pytest.approx(p, abs=1e-3)
+        assert other.left == pytest.approx(1 - box.left - box.width, abs=2e-3)
+        same = pytest.approx((box.top, box.width, box.height), abs=2e-3)
+        assert (other.top, other.width, other.height) == same
