@@ -53,6 +53,7 @@ def server(tmp_path_factory):
         min_images_per_tag_detection=DETECTION_IMAGES,
         detection_input_size=128,
         detection_epochs=6,
+        max_advanced_training_s=30,
     )
     live = LiveServer(settings).start()
     yield live
@@ -88,11 +89,18 @@ def trained(server, shared_data: Path) -> dict[str, Any]:
     started = [(p, trainer.train_project(p.id)) for p in (cls, det)]
     out: dict[str, Any] = {"trainer": trainer}
     for (project, iteration), key in zip(started, ("cls", "det"), strict=True):
-        iteration = wait_for(trainer, project.id, iteration.id)
-        assert iteration.status == "Completed", iteration.training_error_details
-        trainer.publish_iteration(project.id, iteration.id, f"{key}-v1", "/local")
-        out[key] = (project, iteration)
+        out[key] = _completed(trainer, project, iteration, key)
+    # "adv": Advanced detection, whose graph also averages with the mirror image.
+    advanced = trainer.train_project(det.id, training_type="Advanced", reserved_budget_in_hours=1)
+    out["adv"] = _completed(trainer, det, advanced, "adv")
     return out
+
+
+def _completed(trainer, project, iteration, key: str) -> tuple[Any, Any]:
+    iteration = wait_for(trainer, project.id, iteration.id)
+    assert iteration.status == "Completed", iteration.training_error_details
+    trainer.publish_iteration(project.id, iteration.id, f"{key}-v1", "/local")
+    return project, iteration
 
 
 def _photos(shared_data: Path, kind: str) -> list[bytes]:
@@ -184,7 +192,7 @@ def _check(server, trained, shared_data, kind: str, folder: Path, run: Runner, t
     expected = _api_predictions(server, trained, kind, photos)
     actual = _exported_predictions(folder, photos, run)
     for want, got in zip(expected, actual, strict=True):
-        assert_parity(want, got, tolerance, detection=kind == "det")
+        assert_parity(want, got, tolerance, detection=kind != "cls")
 
 
 def _run_sample(server, trained, shared_data: Path, kind: str, folder: Path) -> None:
@@ -318,7 +326,7 @@ def _onnx_runner(path: Path) -> Runner:
     return lambda pixels: dict(zip(names, session.run(names, {"image": pixels}), strict=True))
 
 
-@pytest.mark.parametrize("kind", ["cls", "det"])
+@pytest.mark.parametrize("kind", ["cls", "det", "adv"])
 @pytest.mark.parametrize(("flavor", "tolerance"), [(None, FLOAT32), ("OnnxFloat16", FLOAT16)])
 def test_onnx_matches_the_prediction_api(
     trained, server, shared_data: Path, tmp_path: Path, kind: str, flavor: str | None, tolerance: float
@@ -332,7 +340,7 @@ def test_onnx_matches_the_prediction_api(
         _run_sample(server, trained, shared_data, kind, folder)
 
 
-@pytest.mark.parametrize("kind", ["cls", "det"])
+@pytest.mark.parametrize("kind", ["cls", "det", "adv"])
 def test_openvino_matches_the_prediction_api(
     trained, server, shared_data: Path, tmp_path: Path, kind: str
 ) -> None:
@@ -353,7 +361,11 @@ def test_openvino_matches_the_prediction_api(
 # Each conversion takes a while (TensorFlow starts in the child), so one flavor per model.
 @pytest.mark.parametrize(
     ("kind", "flavor", "tolerance"),
-    [("cls", "TensorFlowLite", FLOAT32), ("det", "TensorFlowLiteFloat16", FLOAT16)],
+    [
+        ("cls", "TensorFlowLite", FLOAT32),
+        ("det", "TensorFlowLiteFloat16", FLOAT16),
+        ("adv", "TensorFlowLite", FLOAT32),
+    ],
 )
 def test_tflite_matches_the_prediction_api(
     trained, server, shared_data: Path, tmp_path: Path, kind: str, flavor: str, tolerance: float
@@ -365,7 +377,7 @@ def test_tflite_matches_the_prediction_api(
     interpreter.allocate_tensors()
     # Outputs come in the ONNX model's order, named in metadata.json (as the bundle's sample reads them).
     names = list(json.loads((folder / "metadata.json").read_text())["outputs"])
-    if kind == "det":
+    if kind != "cls":
         assert names == ["class_logits", "box_distances", "centerness_logits"]
 
     def run(pixels: np.ndarray) -> dict[str, np.ndarray]:
