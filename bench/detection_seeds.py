@@ -27,11 +27,15 @@ from _server import shared_data
 from tagsight.datasets.voc import read_voc
 from tagsight.store.blobs import LocalBlobStore
 from tagsight.store.feature_cache import BlobFeatureCache
-from tagsight.vision.finetune_detector import DetectorFinetuneConfig, train_detector_advanced
 from tagsight.vision.imageio import decode_rgb
 from tagsight.vision.metrics import coco_maps
 from tagsight.vision.runtime import OnnxModel
-from tagsight.vision.train_detector import DetectionSample, DetectorTrainConfig, train_detector_regular
+from tagsight.vision.train_detector import (
+    DetectionSample,
+    DetectorTrainConfig,
+    advanced_config,
+    train_detector,
+)
 
 log = logging.getLogger("bench.detection_seeds")
 
@@ -75,21 +79,10 @@ def main() -> None:
         cache = BlobFeatureCache(LocalBlobStore(Path(tmp)))
         for seed in [int(s) for s in args.seeds.split(",")]:
             regular = DetectorTrainConfig(seed=seed)
-            trainers = {
-                "regular": lambda cfg=regular: train_detector_regular(
-                    train, ["raccoon"], cfg, cache=cache, progress=lambda f, m: None
-                ),
-                "advanced": lambda cfg=regular: train_detector_advanced(
-                    train,
-                    ["raccoon"],
-                    DetectorFinetuneConfig(regular=cfg, budget_s=args.budget_s, seed=cfg.seed),
-                    cache=cache,
-                    progress=lambda f, m: None,
-                ),
-            }
-            for kind, train_once in trainers.items():
+            configs = {"regular": regular, "advanced": advanced_config(regular, args.budget_s)}
+            for kind, cfg in configs.items():
                 started = time.monotonic()
-                trained = train_once()
+                trained = train_detector(train, ["raccoon"], cfg, cache=cache, progress=lambda f, m: None)
                 run = {"seed": seed, "kind": kind, "train_seconds": round(time.monotonic() - started, 1)}
                 run.update(val_maps(trained.onnx, val))
                 log.info("%s", run)

@@ -19,7 +19,6 @@ from tagsight.training import jobs
 from tagsight.training.worker import JobFailed
 from tagsight.vision.backbones import get_backbone_cfg
 from tagsight.vision.finetune import FinetuneConfig, train_advanced
-from tagsight.vision.finetune_detector import DetectorFinetuneConfig, train_detector_advanced
 from tagsight.vision.imageio import ImageRejected
 from tagsight.vision.train_classifier import (
     ClassifierTrainConfig,
@@ -27,7 +26,12 @@ from tagsight.vision.train_classifier import (
     TrainingImage,
     train_regular,
 )
-from tagsight.vision.train_detector import DetectionSample, DetectorTrainConfig, train_detector_regular
+from tagsight.vision.train_detector import (
+    DetectionSample,
+    DetectorTrainConfig,
+    advanced_config,
+    train_detector,
+)
 
 # What a training produces: the ONNX model, how it was evaluated, and per image (fold, predictions).
 Outcome = tuple[bytes, dict[str, Any], dict[str, tuple[int, list[dict[str, Any]]]]]
@@ -147,14 +151,8 @@ class TrainingRunner:
             )
         cfg = dataclasses.replace(self.detection, backbone=iteration.backbone)
         if iteration.training_type == "Advanced":
-            advanced = DetectorFinetuneConfig(regular=cfg, budget_s=self.budget_s(iteration))
-            trained = train_detector_advanced(
-                samples, [t.tag_id for t in tags], advanced, cache=self.cache, progress=progress
-            )
-        else:
-            trained = train_detector_regular(
-                samples, [t.tag_id for t in tags], cfg, cache=self.cache, progress=progress
-            )
+            cfg = advanced_config(cfg, self.budget_s(iteration))
+        trained = train_detector(samples, [t.tag_id for t in tags], cfg, cache=self.cache, progress=progress)
         predictions: dict[str, tuple[int, list[dict[str, Any]]]] = {}
         for row, found in zip(rows, trained.predictions, strict=True):
             if found is not None:
