@@ -17,7 +17,6 @@ than greedy NMS when chains of overlapping boxes occur.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -189,12 +188,6 @@ class Detector(nn.Module):
         if self.mirror is None:
             return self.detect(*self.raw(self.backbone_maps(pixels)))
         return self.detect(*self.mirror(*self.raw(self.backbone_maps(self.mirror.pair(pixels)))))
-
-    def with_mirror_test(self, on: bool = True) -> Detector:
-        """This detector (same weights) with test-time mirroring switched on or off."""
-        self.cfg = dataclasses.replace(self.cfg, mirror_test=on)
-        self.mirror = MirrorAverage(self.cfg.input_size).to(self.points.device) if on else None
-        return self
 
     def detect(
         self, cls: torch.Tensor, box: torch.Tensor, ctr: torch.Tensor

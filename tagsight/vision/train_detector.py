@@ -10,8 +10,8 @@ head, decoding and NMS are exported as one ONNX graph.
 Regular and Advanced differ in configuration only (``advanced_config``): Advanced embeds twice the
 views, so it trains about twice as long, and its model averages each prediction with the mirror
 image's. Fine-tuning the backbone was tried for Advanced and dropped: on a CPU budget, with 160
-raccoons, it moved validation mAP by -0.02 to +0.05 from seed to seed, while more views and
-mirroring gained on every seed measured (README, Benchmarks).
+raccoons, it moved validation mAP@0.5 by -0.02 to +0.05 from seed to seed. This design is simpler
+and exports everywhere, but is no reliable gain on mAP@0.5 either (README, Benchmarks).
 """
 
 from __future__ import annotations
@@ -240,13 +240,7 @@ def detect_cached(
     for i in index:
         maps = [views.maps[level][i].float().unsqueeze(0) for level in range(3)]
         boxes, scores, classes = detector.detect(*detector.raw(maps))
-        results.append(
-            [
-                (int(c), float(s), tuple(float(v) for v in b))
-                for b, s, c in zip(boxes[0], scores[0], classes[0], strict=True)
-                if s > 0.01
-            ]
-        )
+        results.append(_found(boxes[0], scores[0], classes[0]))
     return results
 
 
@@ -261,14 +255,19 @@ def detect_samples(
     for sample in samples:
         pixels = model_pixels(decode_rgb(sample.load(), at_least=size), size)
         boxes, scores, classes = detector(torch.from_numpy(np.stack([pixels])))
-        results.append(
-            [
-                (int(c), float(s), tuple(float(v) for v in b))
-                for b, s, c in zip(boxes[0], scores[0], classes[0], strict=True)
-                if s > 0.01
-            ]
-        )
+        results.append(_found(boxes[0], scores[0], classes[0]))
     return results
+
+
+def _found(
+    boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor
+) -> list[tuple[int, float, tuple[float, ...]]]:
+    """One image's detections worth keeping: (class, score, (l, t, w, h))."""
+    return [
+        (int(c), float(s), tuple(float(v) for v in b))
+        for b, s, c in zip(boxes, scores, classes, strict=True)
+        if s > 0.01
+    ]
 
 
 def holdout_split(n: int, cfg: DetectorTrainConfig) -> np.ndarray:
