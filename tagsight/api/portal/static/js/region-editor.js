@@ -134,7 +134,9 @@ export function regionEditor({ imageUrl, width, height, tags, onCreate, onUpdate
       d.el.remove();
       if (d.box.width >= MIN_SIZE && d.box.height >= MIN_SIZE) onCreate(clampBox(d.box));
     } else if (d.moved) {
-      onUpdate(d.region, clampBox(d.box));
+      const box = clampBox(d.box);
+      committed = { regionId: d.region.regionId, box }; // keys pressed while it saves build on it
+      onUpdate(d.region, box);
     }
   }
   overlay.addEventListener("pointerup", endDrag);
