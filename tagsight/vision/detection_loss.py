@@ -24,7 +24,8 @@ def assign(
     """
     num_points = points.shape[0]
     if boxes.numel() == 0:
-        return torch.full((num_points,), -1, dtype=torch.long), torch.zeros(num_points, 4)
+        background = torch.full((num_points,), -1, dtype=torch.long, device=points.device)
+        return background, points.new_zeros(num_points, 4)
     x, y = points[:, 0:1], points[:, 1:2]
     ltrb = torch.stack(
         [x - boxes[:, 0], y - boxes[:, 1], boxes[:, 2] - x, boxes[:, 3] - y], dim=2
