@@ -8,15 +8,17 @@ the model that ships is that model after a few more epochs that include them. Ba
 head, decoding and NMS are exported as one ONNX graph.
 
 Regular and Advanced differ in configuration only (``advanced_config``): Advanced embeds twice the
-views, so it trains about twice as long, and its model averages each prediction with the mirror
-image's. Fine-tuning the backbone was tried for Advanced and dropped: on a CPU budget, with 160
-raccoons, it moved validation mAP@0.5 by -0.02 to +0.05 from seed to seed. This design is simpler
-and exports everywhere, but is no reliable gain on mAP@0.5 either (README, Benchmarks).
+views, so it trains about twice as long, three of them 2x2 mosaics of the image with three others,
+and its model averages each prediction with the mirror image's. Mosaics target the errors that
+decide raccoon mAP@0.5: photos of two animals side by side got one box around both, since most
+training photos hold one. Fine-tuning the backbone was tried for Advanced and dropped: on a CPU
+budget, with 160 raccoons, it moved validation mAP@0.5 by -0.02 to +0.05 from seed to seed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import time
@@ -25,10 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from tagsight.vision.backbones import create_backbone
-from tagsight.vision.box_augment import augment
+from tagsight.vision.box_augment import augment, mosaic
 from tagsight.vision.classifier import single_thread
 from tagsight.vision.detection_loss import detection_loss
 from tagsight.vision.detector import Detector, DetectorConfig
@@ -56,6 +59,7 @@ class DetectorTrainConfig:
     backbone: str = "efficientnet_lite0"
     input_size: int = 320
     views: int = 4  # per image: the original and views-1 augmented ones, embedded once
+    mosaics: int = 0  # of those augmented views, how many are 2x2 mosaics with three other images
     epochs: int = 30
     batch_size: int = 16
     lr: float = 3e-3
@@ -68,8 +72,10 @@ class DetectorTrainConfig:
 
 
 def advanced_config(regular: DetectorTrainConfig, budget_s: float) -> DetectorTrainConfig:
-    """Advanced training: twice Regular's augmented views and mirror averaging, within ``budget_s``."""
-    return dataclasses.replace(regular, views=regular.views * 2, mirror_test=True, budget_s=budget_s)
+    """Advanced training: twice Regular's views, three of them mosaics, and mirror averaging."""
+    return dataclasses.replace(
+        regular, views=regular.views * 2, mosaics=3, mirror_test=True, budget_s=budget_s
+    )
 
 
 @dataclass
@@ -128,21 +134,42 @@ class Views:
 
 
 def embed_views(
-    samples: Sequence[DetectionSample], cfg: DetectorTrainConfig, model: OnnxModel, progress: Progress
+    samples: Sequence[DetectionSample],
+    cfg: DetectorTrainConfig,
+    model: OnnxModel,
+    progress: Progress,
+    *,
+    partners: Sequence[int],
 ) -> Views:
+    """Embed every sample's views; mosaics draw their other three images from ``partners`` only."""
     rng = np.random.default_rng(cfg.seed)
     views = Views([[], [], []], [], [], [])
+    size = cfg.input_size
+
+    @functools.lru_cache(maxsize=256)
+    def tile(i: int) -> Image.Image:  # a mosaic cell is half the input side
+        return decode_rgb(samples[i].load(), at_least=size // 2)
+
+    def tiled(i: int) -> tuple[Image.Image, np.ndarray, np.ndarray]:
+        return tile(i), samples[i].boxes, samples[i].labels
+
+    pool = np.asarray(partners if len(partners) else range(len(samples)))
     for n, sample in enumerate(samples):
-        image = decode_rgb(sample.load(), at_least=cfg.input_size * 2)
-        variants = [(image, sample.boxes)] + [augment(image, sample.boxes, rng) for _ in range(cfg.views - 1)]
-        pixels = np.stack([model_pixels(im, cfg.input_size) for im, _ in variants])
+        image = decode_rgb(sample.load(), at_least=size * 2)
+        variants = [(image, sample.boxes, sample.labels)]
+        for _ in range(cfg.views - 1 - cfg.mosaics):
+            variants.append((*augment(image, sample.boxes, rng), sample.labels))
+        for _ in range(cfg.mosaics):
+            tiles = [tiled(n), *(tiled(int(i)) for i in rng.choice(pool, 3))]
+            variants.append(mosaic([tiles[k] for k in rng.permutation(4)], rng, size))
+        pixels = np.stack([model_pixels(im, size) for im, _, _ in variants])
         outputs = model.run_pixels(pixels)
         for level, name in enumerate(("s8", "s16", "s32")):
             views.maps[level].extend(torch.from_numpy(outputs[name]).half().unbind(0))
-        for _, boxes in variants:
+        for _, boxes, labels in variants:
             views.image.append(n)
             views.boxes.append(boxes.astype(np.float32))
-            views.labels.append(sample.labels)
+            views.labels.append(labels)
         progress(0.05 + 0.35 * (n + 1) / len(samples), f"Embedded {n + 1} of {len(samples)} images")
     return views
 
@@ -286,9 +313,11 @@ def train_detector(
     started = time.monotonic()
     deadline = started + cfg.budget_s
     progress(0.02, "Preparing the backbone")
-    views = embed_views(samples, cfg, maps_model(cfg, cache), progress)
-
     held = set(holdout_split(len(samples), cfg).tolist())
+    # A held-out image must not reach training inside another image's mosaic.
+    partners = [i for i in range(len(samples)) if i not in held]
+    views = embed_views(samples, cfg, maps_model(cfg, cache), progress, partners=partners)
+
     predictions: list[list[tuple[int, float, tuple[float, float, float, float]]] | None] = [None] * len(
         samples
     )

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from tagsight.store.blobs import LocalBlobStore
+from tagsight.store.feature_cache import BlobFeatureCache
 from tagsight.vision.backbones import create_backbone
-from tagsight.vision.box_augment import augment, crop_keeping_boxes, hflip, zoom_out
+from tagsight.vision.box_augment import augment, crop_keeping_boxes, hflip, mosaic, zoom_out
 from tagsight.vision.detection_loss import assign
 from tagsight.vision.detector import Detector, DetectorConfig, fast_nms, level_points
 from tagsight.vision.export import export_onnx
 from tagsight.vision.metrics import coco_maps, detection_figures, interpolated_ap
 from tagsight.vision.runtime import OnnxModel
+from tagsight.vision.train_detector import DetectionSample, DetectorTrainConfig, embed_views, maps_model
 
 
 def white_box_image(box: tuple[float, float, float, float], size=(320, 200)) -> Image.Image:
@@ -46,6 +52,20 @@ def test_augmentation_moves_boxes_with_the_pixels(seed: int) -> None:
         assert np.allclose(bright_extent(moved_image), moved[0], atol=0.02)
     _, moved = augment(image, box, rng)
     assert (moved >= 0).all() and (moved <= 1).all() and (moved[:, 2:] > moved[:, :2]).all()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mosaic_moves_every_tiles_boxes_with_its_pixels(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    boxes = [np.array([[0.1 + 0.1 * k, 0.2, 0.5 + 0.1 * k, 0.7]], dtype=np.float32) for k in range(4)]
+    tiles = [(white_box_image(tuple(b[0])), b, np.array([k])) for k, b in enumerate(boxes)]
+    image, moved, labels = mosaic(tiles, rng, 320)
+    assert image.size == (320, 320) and labels.tolist() == [0, 1, 2, 3]
+    for k in range(4):
+        x, y = (k % 2) * 160, (k // 2) * 160
+        cell = bright_extent(image.crop((x, y, x + 160, y + 160)))
+        in_cell = (moved[k] * 320 - [x, y, x, y]) / 160
+        assert np.allclose(cell, in_cell, atol=0.02)
 
 
 def test_fast_nms_suppresses_only_overlaps_of_the_same_class() -> None:
@@ -203,3 +223,27 @@ def test_own_ap_matches_pycocotools_on_random_detections() -> None:
     map_50, map_50_95 = coco_maps(truth, found, 1)
     assert map_50 == pytest.approx(coco.stats[1], abs=1e-6)
     assert map_50_95 == pytest.approx(coco.stats[0], abs=1e-6)
+
+
+def test_mosaics_take_their_other_images_from_the_partners_only(tmp_path: Path) -> None:
+    def sample(k: int) -> DetectionSample:
+        box = np.array([[0.1, 0.1, 0.3 + 0.05 * k, 0.6]], dtype=np.float32)  # its width names it
+        buffer = io.BytesIO()
+        white_box_image(tuple(box[0]), size=(64, 48)).save(buffer, format="PNG")
+        data = buffer.getvalue()
+        return DetectionSample(f"hash{k}", lambda: data, box, np.array([0]))
+
+    samples = [sample(k) for k in range(8)]
+    cfg = DetectorTrainConfig(input_size=64, views=4, mosaics=2)
+    model = maps_model(cfg, BlobFeatureCache(LocalBlobStore(tmp_path)))
+    partners = [0, 1, 2]
+    views = embed_views(samples, cfg, model, lambda f, m: None, partners=partners)
+    assert len(views.image) == len(samples) * cfg.views == len(views.maps[2])
+    mosaics = [v for v in range(len(views.image)) if len(views.boxes[v]) == 4]
+    assert len(mosaics) == len(samples) * cfg.mosaics
+    for v in mosaics:
+        widths = (views.boxes[v][:, 2] - views.boxes[v][:, 0]) * 2  # tiles are at half scale
+        tiles = np.round((widths - 0.2) / 0.05).astype(int).tolist()
+        assert views.image[v] in tiles
+        tiles.remove(views.image[v])
+        assert set(tiles) <= set(partners)
