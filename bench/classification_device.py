@@ -24,8 +24,7 @@ from PIL import Image
 
 from tagsight.store.blobs import LocalBlobStore
 from tagsight.store.feature_cache import BlobFeatureCache
-from tagsight.vision.backbones import get_backbone_cfg
-from tagsight.vision.finetune import FinetuneConfig, train_advanced
+from tagsight.vision.finetune import FinetuneConfig, fixres_size, train_advanced
 from tagsight.vision.runtime import OnnxModel
 from tagsight.vision.train_classifier import TrainingImage
 
@@ -50,7 +49,7 @@ def main() -> None:
     train, val = load(root / "train", labels), load(root / "val", labels)
     targets = np.zeros((len(train), len(labels)), dtype=np.float32)
     targets[np.arange(len(train)), [tag for _, tag in train]] = 1.0
-    size = round(get_backbone_cfg(args.backbone).input_size * 1.5 / 32) * 32  # as the runner's Advanced
+    size = fixres_size(args.backbone)  # as the runner's Advanced
     cfg = FinetuneConfig(backbone=args.backbone, input_size=size, budget_s=3600, device=args.device)
     with tempfile.TemporaryDirectory() as tmp:
         started = time.monotonic()

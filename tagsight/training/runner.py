@@ -17,8 +17,7 @@ from tagsight.store.repos import iterations as iteration_repo
 from tagsight.store.tables import Iteration, IterationImage, IterationTag
 from tagsight.training import jobs
 from tagsight.training.worker import JobFailed
-from tagsight.vision.backbones import get_backbone_cfg
-from tagsight.vision.finetune import FinetuneConfig, train_advanced
+from tagsight.vision.finetune import FinetuneConfig, fixres_size, train_advanced
 from tagsight.vision.imageio import ImageRejected
 from tagsight.vision.train_classifier import (
     ClassifierTrainConfig,
@@ -161,11 +160,6 @@ class TrainingRunner:
                     [detection_dict(tags[c].tag_id, score, box) for c, score, box in found],
                 )
         return trained.onnx, trained.evaluation, predictions
-
-
-def fixres_size(backbone: str) -> int:
-    """Advanced models run at 1.5x the backbone's size, a multiple of 32 (see FinetuneConfig)."""
-    return int(round(get_backbone_cfg(backbone).input_size * 1.5 / 32) * 32)
 
 
 def detection_dict(tag_id: str, probability: float, box: tuple[float, ...]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from tagsight.vision.augment import AugmentConfig, random_view
-from tagsight.vision.backbones import EfficientNetLite, create_backbone
+from tagsight.vision.backbones import EfficientNetLite, create_backbone, get_backbone_cfg
 from tagsight.vision.classifier import ImageClassifier, fit_linear_head, head_probabilities
 from tagsight.vision.export import export_onnx
 from tagsight.vision.imageio import decode_rgb
@@ -103,6 +103,11 @@ def pick_device(cfg: HasDevice) -> torch.device:
     if cfg.device is not None:
         return torch.device(cfg.device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def fixres_size(backbone: str) -> int:
+    """Advanced models run at 1.5x the backbone's size, a multiple of 32 (see FinetuneConfig)."""
+    return int(round(get_backbone_cfg(backbone).input_size * 1.5 / 32) * 32)
 
 
 def view_size(cfg: FinetuneConfig, input_size: int) -> int:

@@ -153,7 +153,7 @@ def embed_views(
     def tiled(i: int) -> tuple[Image.Image, np.ndarray, np.ndarray]:
         return tile(i), samples[i].boxes, samples[i].labels
 
-    pool = np.asarray(partners if len(partners) else range(len(samples)))
+    pool = np.asarray(partners)
     for n, sample in enumerate(samples):
         image = decode_rgb(sample.load(), at_least=size * 2)
         variants = [(image, sample.boxes, sample.labels)]
